@@ -1,0 +1,13 @@
+//! wavetrace-core: the analysis core of wavetrace.
+//!
+//! Bytes in, records out. The pipeline, one module per stage:
+//!
+//! * [`ingest`]: containers (mbox, gzip, forwarded reports) -> message bytes;
+//! * [`parse`]: message bytes -> [`record::MessageRecord`].
+//!
+//! No storage, terminal or command line here: files, DNS, the database and
+//! the clock are the caller's (see ARCHITECTURE.md).
+
+pub mod ingest;
+pub mod parse;
+pub mod record;

@@ -1,0 +1,256 @@
+//! One iterative walk over the MIME tree (nested messages included) that
+//! yields the structure summary, the attachments, the URLs of HTML parts and
+//! the MIME defects, within the part and depth limits.
+
+use mail_parser::{Encoding, Message, MessagePart, MimeHeaders, PartType};
+
+use super::defects::{DefectCode, DefectList};
+use super::sniff::sniff_content_type;
+use super::{sha256_hex, ParseLimits};
+use crate::record::{Attachment, MimeSummary, UrlContext};
+
+/// The structure string is cut here; the part count stays exact.
+const MAX_STRUCTURE_LEN: usize = 4096;
+
+pub(super) struct MimeWalk {
+    pub summary: MimeSummary,
+    pub attachments: Vec<Attachment>,
+    pub html_urls: Vec<(String, UrlContext)>,
+}
+
+enum Step<'m, 'x> {
+    Token(&'static str),
+    Part {
+        message: &'m Message<'x>,
+        id: u32,
+        depth: usize,
+    },
+}
+
+pub(super) fn walk(root: &Message<'_>, limits: &ParseLimits, defects: &mut DefectList) -> MimeWalk {
+    let mut summary = MimeSummary::default();
+    let mut attachments = Vec::new();
+    let mut html_urls = Vec::new();
+    let mut structure = String::new();
+    let mut stack = vec![Step::Part {
+        message: root,
+        id: 0,
+        depth: 1,
+    }];
+
+    while let Some(step) = stack.pop() {
+        let (message, id, depth) = match step {
+            Step::Token(t) => {
+                push_structure(&mut structure, t);
+                continue;
+            }
+            Step::Part { message, id, depth } => (message, id, depth),
+        };
+        let Some(part) = message.parts.get(id as usize) else {
+            continue;
+        };
+        if summary.part_count == limits.max_parts {
+            defects.add(
+                DefectCode::LimitParts,
+                Some(format!("first {} parts examined", limits.max_parts)),
+            );
+            break;
+        }
+        summary.part_count += 1;
+        summary.max_depth = summary.max_depth.max(depth);
+        let content_type = declared_type(part);
+        push_structure(&mut structure, &content_type);
+        if part.is_encoding_problem {
+            defects.add(DefectCode::PartEncodingProblem, Some(content_type.clone()));
+        }
+        check_multipart(message, part, &content_type, defects);
+        check_charset(part, defects);
+
+        let is_attachment = message.attachments.contains(&id);
+        match &part.body {
+            PartType::Multipart(children) => {
+                if depth >= limits.max_depth {
+                    defects.add(
+                        DefectCode::LimitDepth,
+                        Some(format!("nesting deeper than {}", limits.max_depth)),
+                    );
+                    continue;
+                }
+                push_structure(&mut structure, "(");
+                stack.push(Step::Token(")"));
+                for (i, &child) in children.iter().enumerate().rev() {
+                    stack.push(Step::Part {
+                        message,
+                        id: child,
+                        depth: depth + 1,
+                    });
+                    if i > 0 {
+                        stack.push(Step::Token(","));
+                    }
+                }
+            }
+            PartType::Message(nested) => {
+                attachments.push(attachment(
+                    part,
+                    &content_type,
+                    nested_message_bytes(message, part),
+                ));
+                if depth >= limits.max_depth {
+                    defects.add(
+                        DefectCode::LimitDepth,
+                        Some(format!("nesting deeper than {}", limits.max_depth)),
+                    );
+                    continue;
+                }
+                push_structure(&mut structure, "(");
+                stack.push(Step::Token(")"));
+                stack.push(Step::Part {
+                    message: nested,
+                    id: 0,
+                    depth: depth + 1,
+                });
+            }
+            PartType::Html(html) => {
+                summary.html_parts += 1;
+                super::urls::html_attribute_urls(html, &mut html_urls);
+                if is_attachment {
+                    attachments.push(attachment(part, &content_type, part.contents()));
+                }
+            }
+            PartType::Text(_) => {
+                summary.text_parts += 1;
+                if is_attachment {
+                    attachments.push(attachment(part, &content_type, part.contents()));
+                }
+            }
+            PartType::Binary(_) | PartType::InlineBinary(_) => {
+                attachments.push(attachment(part, &content_type, part.contents()));
+            }
+        }
+    }
+    if structure.len() > MAX_STRUCTURE_LEN {
+        let mut end = MAX_STRUCTURE_LEN;
+        while !structure.is_char_boundary(end) {
+            end -= 1;
+        }
+        structure.truncate(end);
+        structure.push('…');
+    }
+    summary.structure = structure;
+    MimeWalk {
+        summary,
+        attachments,
+        html_urls,
+    }
+}
+
+fn push_structure(structure: &mut String, token: &str) {
+    if structure.len() <= MAX_STRUCTURE_LEN {
+        structure.push_str(token);
+    }
+}
+
+/// `type/subtype` in lower case; `text/plain` when there is no Content-Type
+/// (RFC 2045 5.2).
+fn declared_type(part: &MessagePart<'_>) -> String {
+    match part.content_type() {
+        Some(ct) => {
+            let mut s = ct.c_type.to_ascii_lowercase();
+            if let Some(sub) = &ct.c_subtype {
+                s.push('/');
+                s.push_str(&sub.to_ascii_lowercase());
+            }
+            s
+        }
+        None if part.is_message() => "message/rfc822".to_string(),
+        None => "text/plain".to_string(),
+    }
+}
+
+/// A multipart Content-Type whose body could not be split (no boundary
+/// parameter, or the boundary never appears), and a multipart body that
+/// ends without its close delimiter `--boundary--` (RFC 2046 5.1.1).
+fn check_multipart(
+    message: &Message<'_>,
+    part: &MessagePart<'_>,
+    content_type: &str,
+    defects: &mut DefectList,
+) {
+    if !content_type.starts_with("multipart/") {
+        return;
+    }
+    let boundary = part.content_type().and_then(|ct| ct.attribute("boundary"));
+    if !part.is_multipart() {
+        defects.add(
+            DefectCode::MultipartBoundaryMissing,
+            Some(content_type.to_string()),
+        );
+        return;
+    }
+    let Some(boundary) = boundary else { return };
+    let raw = message.raw_message();
+    let body = raw.get(part.offset_body as usize..).unwrap_or_default();
+    let mut close = Vec::with_capacity(boundary.len() + 4);
+    close.extend_from_slice(b"--");
+    close.extend_from_slice(boundary.as_bytes());
+    close.extend_from_slice(b"--");
+    if memchr::memmem::find(body, &close).is_none() {
+        defects.add(
+            DefectCode::MultipartUnterminated,
+            Some(content_type.to_string()),
+        );
+    }
+}
+
+fn check_charset(part: &MessagePart<'_>, defects: &mut DefectList) {
+    if !part.is_text() {
+        return;
+    }
+    let Some(charset) = part.content_type().and_then(|ct| ct.attribute("charset")) else {
+        return;
+    };
+    let known = charset.eq_ignore_ascii_case("us-ascii")
+        || charset.eq_ignore_ascii_case("utf-8")
+        || mail_parser::decoders::charsets::map::charset_decoder(charset.as_bytes()).is_some();
+    if !known {
+        defects.add(
+            DefectCode::UnknownCharset,
+            Some(charset.chars().take(64).collect()),
+        );
+    }
+}
+
+/// The bytes of a nested message as they stand in the message: mail-parser
+/// keeps the whole outer buffer as an unencoded nested message's
+/// `raw_message`, so slice it by the part's offsets; an encoded (base64)
+/// nested message owns its decoded bytes.
+pub(crate) fn nested_message_bytes<'a>(
+    outer: &'a Message<'_>,
+    part: &'a MessagePart<'_>,
+) -> &'a [u8] {
+    if part.encoding == Encoding::None {
+        let raw = outer.raw_message();
+        let start = part.offset_body as usize;
+        let end = part.offset_end as usize;
+        if start < end && end <= raw.len() {
+            return &raw[start..end];
+        }
+        if start < raw.len() {
+            return &raw[start..];
+        }
+    }
+    part.contents()
+}
+
+fn attachment(part: &MessagePart<'_>, declared: &str, content: &[u8]) -> Attachment {
+    Attachment {
+        filename: part
+            .attachment_name()
+            .map(|n| n.trim().chars().take(255).collect()),
+        declared_type: declared.to_string(),
+        sniffed_type: sniff_content_type(content).map(str::to_string),
+        size: content.len() as u64,
+        sha256: sha256_hex(content),
+        inline: matches!(part.body, PartType::InlineBinary(_)),
+    }
+}

@@ -1,0 +1,610 @@
+//! Stage 1: message bytes -> [`MessageRecord`].
+//!
+//! Parsing is mail-parser's; this module decides what is mail at all, reads
+//! the fields every later stage needs, finds defects, and keeps every
+//! attacker-controlled size within [`ParseLimits`]. It never panics on input:
+//! mail-parser runs under `catch_unwind`, and a parsed message is torn down
+//! iteratively (see [`teardown`]) because its own drop recurses once per
+//! nested message/rfc822 level.
+
+mod defects;
+mod mime;
+pub(crate) use mime::nested_message_bytes;
+pub mod sniff;
+pub mod urls;
+
+use std::borrow::Cow;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::OnceLock;
+
+use mail_parser::{Address, DateTime, HeaderName, HeaderValue, Message, MessageParser};
+use sha2::{Digest, Sha256};
+
+pub use defects::DefectCode;
+use defects::DefectList;
+
+use crate::record::{
+    AnalysisProvenance, ArrivalSource, BodyText, Container, ListHeaders, Mailbox, MessageRecord,
+    ReceivedHeader, TextFrom,
+};
+
+/// Bounds on what an attacker controls inside one message. The message size
+/// itself is bounded before parsing (`--max-message-size`).
+#[derive(Debug, Clone)]
+pub struct ParseLimits {
+    /// Header fields examined in the top-level header block.
+    pub max_headers: usize,
+    /// MIME parts examined, nested messages included.
+    pub max_parts: usize,
+    /// MIME and message/rfc822 nesting examined.
+    pub max_depth: usize,
+    /// URLs recorded.
+    pub max_urls: usize,
+    /// To and Cc mailboxes listed (counts stay exact).
+    pub max_recipients: usize,
+    /// Bytes of decoded body text kept in the record.
+    pub max_text_bytes: usize,
+}
+
+impl Default for ParseLimits {
+    fn default() -> Self {
+        ParseLimits {
+            max_headers: 2_000,
+            max_parts: 2_000,
+            max_depth: 32,
+            max_urls: 2_000,
+            max_recipients: 1_000,
+            max_text_bytes: 1 << 20,
+        }
+    }
+}
+
+/// Why some bytes are not a message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum NotMail {
+    /// Zero bytes.
+    #[error("empty file")]
+    Empty,
+    /// The bytes do not start with a header field (`Name: value`).
+    #[error("no header block (does not start with a header field)")]
+    NoHeaderBlock,
+    /// A header block, but none of From, Date, Received, Message-ID, Subject.
+    #[error("none of From, Date, Received, Message-ID, Subject")]
+    NoMailHeaders,
+}
+
+/// Where one copy of the bytes was seen: the `source` string and container
+/// metadata (see the README's `source` contract).
+#[derive(Debug, Clone, Default)]
+pub struct Sighting {
+    /// The `source` as defined by the contract (path, `#N`, `!N`, `-`).
+    pub source: String,
+    /// How the bytes were found.
+    pub container: Container,
+    /// The mbox envelope date (unix seconds), when there was an envelope line.
+    pub envelope_time: Option<i64>,
+}
+
+/// Hex sha256 of the message bytes: the message's identity everywhere.
+pub fn sha256_hex(raw: &[u8]) -> String {
+    hex(&Sha256::digest(raw))
+}
+
+pub(crate) fn hex(bytes: &[u8]) -> String {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut s = String::with_capacity(bytes.len() * 2);
+    for b in bytes {
+        s.push(DIGITS[(b >> 4) as usize] as char);
+        s.push(DIGITS[(b & 15) as usize] as char);
+    }
+    s
+}
+
+pub(crate) fn parser() -> &'static MessageParser {
+    static PARSER: OnceLock<MessageParser> = OnceLock::new();
+    // Received headers stay raw: origin tracing parses them itself.
+    PARSER.get_or_init(|| {
+        MessageParser::new()
+            .with_mime_headers()
+            .with_date_headers()
+            .with_address_headers()
+            .with_message_ids()
+            .header_text(HeaderName::Subject)
+            .header_raw(HeaderName::Received)
+    })
+}
+
+/// Does the input start like a message: an optional mbox envelope already
+/// removed, the first line must be a header field `name:` (RFC 5322 2.2,
+/// with the obsolete whitespace before the colon allowed).
+pub fn starts_with_header_field(raw: &[u8]) -> bool {
+    let line_end = memchr::memchr(b'\n', raw).unwrap_or(raw.len());
+    let line = &raw[..line_end];
+    let Some(colon) = memchr::memchr(b':', line) else {
+        return false;
+    };
+    let name = trim_end_ws(&line[..colon]);
+    !name.is_empty()
+        && name.len() <= 200
+        && name.iter().all(|&b| (33..=126).contains(&b) && b != b':')
+}
+
+fn trim_end_ws(s: &[u8]) -> &[u8] {
+    let end = s
+        .iter()
+        .rposition(|b| !matches!(b, b' ' | b'\t'))
+        .map_or(0, |p| p + 1);
+    &s[..end]
+}
+
+/// Analyses one message. Returns the record, or why the bytes are not mail.
+pub fn analyse(
+    raw: &[u8],
+    sighting: &Sighting,
+    limits: &ParseLimits,
+) -> Result<MessageRecord, NotMail> {
+    if raw.is_empty() {
+        return Err(NotMail::Empty);
+    }
+    if !starts_with_header_field(raw) {
+        return Err(NotMail::NoHeaderBlock);
+    }
+    let parsed = catch_unwind(AssertUnwindSafe(|| parser().parse(raw)));
+    let message = match parsed {
+        Ok(Some(message)) => message,
+        Ok(None) => return Err(NotMail::NoHeaderBlock),
+        Err(_) => return Ok(fallback_record(raw, sighting)),
+    };
+    if !has_mail_header(&message) {
+        teardown(message);
+        return Err(NotMail::NoMailHeaders);
+    }
+    let built = catch_unwind(AssertUnwindSafe(|| {
+        build_record(raw, &message, sighting, limits)
+    }));
+    teardown(message);
+    Ok(built.unwrap_or_else(|_| fallback_record(raw, sighting)))
+}
+
+fn has_mail_header(message: &Message<'_>) -> bool {
+    message.headers().iter().any(|h| {
+        matches!(
+            h.name,
+            HeaderName::From
+                | HeaderName::Date
+                | HeaderName::Received
+                | HeaderName::MessageId
+                | HeaderName::Subject
+        )
+    })
+}
+
+/// A record for bytes the parser failed on: identity and container only, so
+/// nothing is lost and the raw bytes are still stored.
+fn fallback_record(raw: &[u8], sighting: &Sighting) -> MessageRecord {
+    let mut defects = DefectList::default();
+    defects.add(
+        DefectCode::ParserFailure,
+        Some("the MIME parser failed on this input".into()),
+    );
+    MessageRecord {
+        sha256: sha256_hex(raw),
+        size: raw.len() as u64,
+        source: sighting.source.clone(),
+        sources: vec![sighting.source.clone()],
+        message_id: None,
+        date: None,
+        date_raw: None,
+        arrival_time: sighting.envelope_time.map(rfc3339_utc),
+        arrival_time_source: sighting.envelope_time.map(|_| ArrivalSource::Envelope),
+        from: None,
+        sender: None,
+        reply_to: Vec::new(),
+        return_path: None,
+        to: Vec::new(),
+        to_count: 0,
+        cc: Vec::new(),
+        cc_count: 0,
+        subject: None,
+        in_reply_to: Vec::new(),
+        references: Vec::new(),
+        received: Vec::new(),
+        list: None,
+        precedence: None,
+        x_mailer: None,
+        user_agent: None,
+        mime: Default::default(),
+        body: Default::default(),
+        urls: Vec::new(),
+        attachments: Vec::new(),
+        defects: defects.into_sorted(),
+        container: sighting.container.clone(),
+        analysis: AnalysisProvenance::default(),
+    }
+}
+
+fn build_record(
+    raw: &[u8],
+    message: &Message<'_>,
+    sighting: &Sighting,
+    limits: &ParseLimits,
+) -> MessageRecord {
+    let mut defects = DefectList::default();
+    let headers = message.headers();
+    if headers.len() > limits.max_headers {
+        defects.add(
+            DefectCode::LimitHeaders,
+            Some(format!(
+                "{} header fields, {} examined",
+                headers.len(),
+                limits.max_headers
+            )),
+        );
+    }
+    let headers = &headers[..headers.len().min(limits.max_headers)];
+    check_header_block(raw, message, headers, &mut defects);
+
+    let from = match message.header(HeaderName::From) {
+        None => {
+            defects.add(DefectCode::MissingFrom, None);
+            None
+        }
+        Some(value) => {
+            let first = value
+                .as_address()
+                .and_then(|a| a.iter().next())
+                .map(mailbox);
+            if first.as_ref().is_none_or(|m| m.address.is_none()) {
+                defects.add(
+                    DefectCode::InvalidFrom,
+                    message
+                        .header_raw(HeaderName::From)
+                        .map(|r| clip(unfold(r).as_ref(), 200)),
+                );
+            }
+            first
+        }
+    };
+
+    let (date, date_raw) = match message.header(HeaderName::Date) {
+        None => {
+            defects.add(DefectCode::MissingDate, None);
+            (None, None)
+        }
+        Some(value) => match value.as_datetime().filter(|d| d.is_valid()) {
+            Some(d) => (Some(d.to_timestamp()), None),
+            None => {
+                let raw_value = message
+                    .header_raw(HeaderName::Date)
+                    .map(|r| clip(unfold(r).trim(), 200));
+                defects.add(DefectCode::UnparseableDate, raw_value.clone());
+                (None, raw_value)
+            }
+        },
+    };
+
+    let message_id = message.message_id().map(|s| s.to_string());
+    if message_id.is_none() && message.header(HeaderName::MessageId).is_some() {
+        defects.add(
+            DefectCode::InvalidMessageId,
+            message
+                .header_raw(HeaderName::MessageId)
+                .map(|r| clip(unfold(r).trim(), 200)),
+        );
+    }
+
+    let received: Vec<ReceivedHeader> = headers
+        .iter()
+        .filter(|h| h.name == HeaderName::Received)
+        .map(|h| ReceivedHeader {
+            raw: unfold(header_slice(raw, h.offset_start, h.offset_end))
+                .trim()
+                .to_string(),
+        })
+        .collect();
+
+    let (arrival_time, arrival_time_source) = arrival(&received, date, sighting.envelope_time);
+
+    let (to, to_count) = mailboxes(message.to(), limits.max_recipients);
+    let (cc, cc_count) = mailboxes(message.cc(), limits.max_recipients);
+    if to_count > to.len() || cc_count > cc.len() {
+        defects.add(
+            DefectCode::LimitRecipients,
+            Some(format!("{} To and {} Cc mailboxes", to_count, cc_count)),
+        );
+    }
+
+    let mime = mime::walk(message, limits, &mut defects);
+    let body = body_text(message, limits.max_text_bytes);
+    let mut found_urls = mime.html_urls;
+    urls::text_urls(&body.text, &mut found_urls);
+    let (urls, capped) = urls::dedup_urls(found_urls, limits.max_urls);
+    if capped {
+        defects.add(
+            DefectCode::LimitUrls,
+            Some(format!("first {} URLs kept", limits.max_urls)),
+        );
+    }
+
+    MessageRecord {
+        sha256: sha256_hex(raw),
+        size: raw.len() as u64,
+        source: sighting.source.clone(),
+        sources: vec![sighting.source.clone()],
+        message_id,
+        date: date.map(rfc3339_utc),
+        date_raw,
+        arrival_time: arrival_time.map(rfc3339_utc),
+        arrival_time_source,
+        from,
+        sender: message.sender().and_then(|a| a.iter().next()).map(mailbox),
+        reply_to: message
+            .reply_to()
+            .map(|a| a.iter().take(limits.max_recipients).map(mailbox).collect())
+            .unwrap_or_default(),
+        return_path: message
+            .return_address()
+            .map(|s| {
+                s.trim()
+                    .trim_start_matches('<')
+                    .trim_end_matches('>')
+                    .to_string()
+            })
+            .filter(|s| !s.is_empty()),
+        to,
+        to_count,
+        cc,
+        cc_count,
+        subject: message.subject().map(str::to_string),
+        in_reply_to: id_list(message.in_reply_to()),
+        references: id_list(message.references()),
+        received,
+        list: list_headers(message),
+        precedence: raw_header(message, HeaderName::Other(Cow::Borrowed("Precedence"))),
+        x_mailer: raw_header(message, HeaderName::Other(Cow::Borrowed("X-Mailer"))),
+        user_agent: raw_header(message, HeaderName::Other(Cow::Borrowed("User-Agent"))),
+        mime: mime.summary,
+        body,
+        urls,
+        attachments: mime.attachments,
+        defects: defects.into_sorted(),
+        container: sighting.container.clone(),
+        analysis: AnalysisProvenance::default(),
+    }
+}
+
+/// Header-block checks that mail-parser does not report: raw bytes that are
+/// not UTF-8, NUL bytes, and fields that RFC 5322 3.6 allows only once.
+fn check_header_block(
+    raw: &[u8],
+    message: &Message<'_>,
+    headers: &[mail_parser::Header<'_>],
+    defects: &mut DefectList,
+) {
+    let block_end = (message.root_part().offset_body as usize).min(raw.len());
+    let block = &raw[..block_end];
+    if std::str::from_utf8(block).is_err() {
+        defects.add(DefectCode::InvalidUtf8Header, None);
+    }
+    if memchr::memchr(0, block).is_some() {
+        defects.add(DefectCode::NulInHeader, None);
+    }
+    const SINGLE: [HeaderName<'static>; 8] = [
+        HeaderName::From,
+        HeaderName::Sender,
+        HeaderName::ReplyTo,
+        HeaderName::To,
+        HeaderName::Cc,
+        HeaderName::Subject,
+        HeaderName::Date,
+        HeaderName::MessageId,
+    ];
+    for name in SINGLE {
+        if headers.iter().filter(|h| h.name == name).count() > 1 {
+            defects.add(DefectCode::DuplicateHeader, Some(name.as_str().to_string()));
+        }
+    }
+}
+
+/// The arrival time and where it came from: the first Received header (from
+/// the top) with a valid date, else the Date header, else the mbox envelope.
+/// Origin tracing refines this to the first trusted hop.
+fn arrival(
+    received: &[ReceivedHeader],
+    date: Option<i64>,
+    envelope: Option<i64>,
+) -> (Option<i64>, Option<ArrivalSource>) {
+    let stamped = received.iter().find_map(|r| received_date(&r.raw));
+    match (stamped, date, envelope) {
+        (Some(t), _, _) => (Some(t), Some(ArrivalSource::Received)),
+        (None, Some(t), _) => (Some(t), Some(ArrivalSource::Date)),
+        (None, None, Some(t)) => (Some(t), Some(ArrivalSource::Envelope)),
+        _ => (None, None),
+    }
+}
+
+/// The date a Received header was stamped with: the text after its last `;`
+/// (RFC 5322 3.6.7).
+pub fn received_date(raw: &str) -> Option<i64> {
+    let (_, date) = raw.rsplit_once(';')?;
+    DateTime::parse_rfc822(date.trim())
+        .filter(|d| d.is_valid())
+        .map(|d| d.to_timestamp())
+}
+
+/// Unix seconds as RFC 3339 UTC (`2020-10-20T14:03:00Z`).
+pub fn rfc3339_utc(t: i64) -> String {
+    DateTime::from_timestamp(t).to_rfc3339()
+}
+
+fn mailbox(addr: &mail_parser::Addr<'_>) -> Mailbox {
+    let address = addr
+        .address()
+        .map(|a| a.trim().to_string())
+        .filter(|a| !a.is_empty());
+    let domain = address.as_deref().and_then(address_domain);
+    Mailbox {
+        name: addr
+            .name()
+            .map(|n| n.trim().to_string())
+            .filter(|n| !n.is_empty()),
+        address,
+        domain,
+    }
+}
+
+/// The lower-case domain of an address (after the last `@`), without a
+/// trailing dot or stray brackets.
+pub fn address_domain(address: &str) -> Option<String> {
+    let (_, domain) = address.rsplit_once('@')?;
+    let domain = domain
+        .trim()
+        .trim_matches(|c| c == '<' || c == '>' || c == '[' || c == ']')
+        .trim_end_matches('.');
+    (!domain.is_empty()).then(|| domain.to_ascii_lowercase())
+}
+
+fn mailboxes(value: Option<&Address<'_>>, limit: usize) -> (Vec<Mailbox>, usize) {
+    let Some(value) = value else {
+        return (Vec::new(), 0);
+    };
+    let count = value.iter().count();
+    (value.iter().take(limit).map(mailbox).collect(), count)
+}
+
+fn id_list(value: &HeaderValue<'_>) -> Vec<String> {
+    match value {
+        HeaderValue::Text(id) => vec![id.to_string()],
+        HeaderValue::TextList(ids) => ids.iter().take(500).map(|s| s.to_string()).collect(),
+        _ => Vec::new(),
+    }
+}
+
+fn raw_header(message: &Message<'_>, name: HeaderName<'_>) -> Option<String> {
+    message
+        .header_raw(name)
+        .map(|r| clip(unfold(r).trim(), 1000))
+        .filter(|s| !s.is_empty())
+}
+
+fn list_headers(message: &Message<'_>) -> Option<ListHeaders> {
+    let list = ListHeaders {
+        id: raw_header(message, HeaderName::ListId),
+        unsubscribe: raw_header(message, HeaderName::ListUnsubscribe),
+        unsubscribe_post: raw_header(
+            message,
+            HeaderName::Other(Cow::Borrowed("List-Unsubscribe-Post")),
+        ),
+        post: raw_header(message, HeaderName::ListPost),
+        help: raw_header(message, HeaderName::ListHelp),
+        owner: raw_header(message, HeaderName::ListOwner),
+        archive: raw_header(message, HeaderName::ListArchive),
+    };
+    (list != ListHeaders::default()).then_some(list)
+}
+
+/// The text of every body part, in order, joined by blank lines; HTML parts
+/// that stand in for text (HTML-only mail) converted by mail-parser.
+fn body_text(message: &Message<'_>, max_bytes: usize) -> BodyText {
+    let mut text = String::new();
+    let (mut plain, mut html) = (false, false);
+    for (pos, &part_id) in message.text_body.iter().enumerate() {
+        let is_html = message
+            .parts
+            .get(part_id as usize)
+            .is_some_and(|p| p.is_text_html());
+        let Some(part_text) = message.body_text(pos) else {
+            continue;
+        };
+        if part_text.trim().is_empty() {
+            continue;
+        }
+        if is_html {
+            html = true;
+        } else {
+            plain = true;
+        }
+        if !text.is_empty() {
+            text.push_str("\n\n");
+        }
+        text.push_str(&part_text);
+        if text.len() > max_bytes {
+            break;
+        }
+    }
+    let truncated = text.len() > max_bytes;
+    if truncated {
+        let mut end = max_bytes;
+        while !text.is_char_boundary(end) {
+            end -= 1;
+        }
+        text.truncate(end);
+    }
+    let text_from = match (plain, html) {
+        (false, false) => TextFrom::None,
+        (true, false) => TextFrom::Plain,
+        (false, true) => TextFrom::Html,
+        (true, true) => TextFrom::Mixed,
+    };
+    BodyText {
+        text,
+        text_from,
+        truncated,
+    }
+}
+
+fn header_slice(raw: &[u8], start: u32, end: u32) -> &str {
+    let (start, end) = (start as usize, (end as usize).min(raw.len()));
+    if start >= end {
+        return "";
+    }
+    // Header values are mostly ASCII; invalid bytes are flagged elsewhere.
+    std::str::from_utf8(&raw[start..end]).unwrap_or("")
+}
+
+/// Removes folding (CRLF or LF followed by whitespace, RFC 5322 2.2.3).
+pub fn unfold(value: &str) -> Cow<'_, str> {
+    if !value.contains('\n') {
+        return Cow::Borrowed(value);
+    }
+    let mut out = String::with_capacity(value.len());
+    for (i, line) in value.split('\n').enumerate() {
+        let line = line.strip_suffix('\r').unwrap_or(line);
+        if i > 0 && !out.is_empty() && !line.starts_with([' ', '\t']) {
+            out.push(' ');
+        }
+        out.push_str(line);
+    }
+    Cow::Owned(out)
+}
+
+fn clip(s: &str, max: usize) -> String {
+    if s.len() <= max {
+        return s.to_string();
+    }
+    let mut end = max;
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    s[..end].to_string()
+}
+
+/// Drops a parsed message without recursion. mail-parser's `Message` owns
+/// nested messages by value, so the derived drop recurses once per
+/// message/rfc822 level and overflows the stack near 30,000 levels (see
+/// FIELD-NOTES). Here every nested message is moved onto a list first.
+pub fn teardown(message: Message<'_>) {
+    let mut pending = vec![message];
+    while let Some(mut current) = pending.pop() {
+        for part in current.parts.iter_mut() {
+            if part.is_message() {
+                if let mail_parser::PartType::Message(inner) = std::mem::take(&mut part.body) {
+                    pending.push(inner);
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

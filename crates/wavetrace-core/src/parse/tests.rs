@@ -1,0 +1,203 @@
+use super::*;
+use crate::record::{ArrivalSource, TextFrom, UrlContext};
+use proptest::prelude::*;
+
+fn sighting() -> Sighting {
+    Sighting {
+        source: "test.eml".into(),
+        ..Default::default()
+    }
+}
+
+fn analyse_ok(raw: &[u8]) -> MessageRecord {
+    analyse(raw, &sighting(), &ParseLimits::default()).expect("mail")
+}
+
+const SIMPLE: &str = "Received: from relay.example (relay.example [203.0.113.5])\r\n\tby mx.example with ESMTP id 1; Tue, 20 Oct 2020 14:03:00 -0400\r\n\
+From: \"Proud Group\" <info@proud.example>\r\nTo: Jane <jane@voter.example>, bob@voter.example\r\n\
+Reply-To: x@free.example\r\nSubject: =?utf-8?q?Vote_or_else?=\r\nDate: Tue, 20 Oct 2020 12:00:00 -0400\r\n\
+Message-ID: <abc@proud.example>\r\nX-Mailer: Mailer 1.0\r\n\r\nWe know. See https://proud.example/x.\r\n";
+
+#[test]
+fn reads_the_fields_of_a_simple_message() {
+    let r = analyse_ok(SIMPLE.as_bytes());
+    assert_eq!(r.sha256, sha256_hex(SIMPLE.as_bytes()));
+    assert_eq!(r.size, SIMPLE.len() as u64);
+    assert_eq!(r.message_id.as_deref(), Some("abc@proud.example"));
+    let from = r.from.as_ref().unwrap();
+    assert_eq!(from.name.as_deref(), Some("Proud Group"));
+    assert_eq!(from.domain.as_deref(), Some("proud.example"));
+    assert_eq!(r.to_count, 2);
+    assert_eq!(r.to[1].address.as_deref(), Some("bob@voter.example"));
+    assert_eq!(r.reply_to[0].domain.as_deref(), Some("free.example"));
+    assert_eq!(r.subject.as_deref(), Some("Vote or else"));
+    assert_eq!(r.date.as_deref(), Some("2020-10-20T16:00:00Z"));
+    assert_eq!(r.arrival_time.as_deref(), Some("2020-10-20T18:03:00Z"));
+    assert_eq!(r.arrival_time_source, Some(ArrivalSource::Received));
+    assert_eq!(r.received.len(), 1);
+    assert!(r.received[0]
+        .raw
+        .starts_with("from relay.example (relay.example [203.0.113.5])\tby mx.example"));
+    assert_eq!(r.x_mailer.as_deref(), Some("Mailer 1.0"));
+    assert_eq!(r.body.text_from, TextFrom::Plain);
+    assert_eq!(r.urls.len(), 1);
+    assert_eq!(r.urls[0].url, "https://proud.example/x");
+    assert_eq!(r.urls[0].found_in, UrlContext::Text);
+    assert!(r.defects.is_empty(), "{:?}", r.defects);
+    assert_eq!(r.mime.structure, "text/plain");
+}
+
+#[test]
+fn not_mail_is_told_apart() {
+    let limits = ParseLimits::default();
+    assert_eq!(analyse(b"", &sighting(), &limits), Err(NotMail::Empty));
+    assert_eq!(
+        analyse(b"\xFF\xD8\xFF\xE0\x00\x10JFIF", &sighting(), &limits),
+        Err(NotMail::NoHeaderBlock)
+    );
+    assert_eq!(
+        analyse(b"hello world\nthis is text\n", &sighting(), &limits),
+        Err(NotMail::NoHeaderBlock)
+    );
+    assert_eq!(
+        analyse(b"Content-Type: text/plain\n\nhi\n", &sighting(), &limits),
+        Err(NotMail::NoMailHeaders)
+    );
+    assert!(analyse(b"Subject: only a subject\n\nhi\n", &sighting(), &limits).is_ok());
+}
+
+#[test]
+fn defects_are_listed() {
+    let raw = b"Subject: a\nSubject: b\nDate: not a date\nMessage-ID: garbage without brackets\xff\nContent-Type: multipart/mixed; boundary=XX\n\n--XX\nContent-Type: text/plain; charset=klingon\n\nhi\n";
+    let r = analyse_ok(raw);
+    let codes: Vec<DefectCode> = r.defects.iter().map(|d| d.code).collect();
+    for expected in [
+        DefectCode::MissingFrom,
+        DefectCode::UnparseableDate,
+        DefectCode::DuplicateHeader,
+        DefectCode::InvalidUtf8Header,
+        DefectCode::MultipartUnterminated,
+        DefectCode::UnknownCharset,
+    ] {
+        assert!(
+            codes.contains(&expected),
+            "{expected:?} missing from {codes:?}"
+        );
+    }
+    assert_eq!(r.date_raw.as_deref(), Some("not a date"));
+}
+
+#[test]
+fn html_only_mail_gives_text_and_attribute_urls() {
+    let raw = b"From: a@b.example\nSubject: s\nContent-Type: text/html\n\n<html><body><a href=\"https://login.evil.example/?u=1&amp;v=2\">Your bank</a> <img src=http://t.example/p.gif></body></html>\n";
+    let r = analyse_ok(raw);
+    assert_eq!(r.body.text_from, TextFrom::Html);
+    assert!(r.body.text.contains("Your bank"));
+    let urls: Vec<(&str, UrlContext)> = r
+        .urls
+        .iter()
+        .map(|u| (u.url.as_str(), u.found_in))
+        .collect();
+    assert!(
+        urls.contains(&("https://login.evil.example/?u=1&v=2", UrlContext::Href)),
+        "{urls:?}"
+    );
+    assert!(urls.contains(&("http://t.example/p.gif", UrlContext::Src)));
+    assert_eq!(r.urls[0].host.as_deref(), Some("login.evil.example"));
+}
+
+#[test]
+fn attachments_are_hashed_and_sniffed() {
+    let raw = b"From: a@b.example\nSubject: s\nDate: Tue, 20 Oct 2020 12:00:00 +0000\nContent-Type: multipart/mixed; boundary=B\n\n--B\nContent-Type: text/plain\n\nsee attached\n--B\nContent-Type: application/pdf; name=invoice.pdf\nContent-Transfer-Encoding: base64\nContent-Disposition: attachment; filename=\"invoice.pdf\"\n\nTVqQAAMAAAAEAAAA\n--B--\n";
+    let r = analyse_ok(raw);
+    assert_eq!(
+        r.mime.structure,
+        "multipart/mixed(text/plain,application/pdf)"
+    );
+    assert_eq!(r.attachments.len(), 1);
+    let a = &r.attachments[0];
+    assert_eq!(a.filename.as_deref(), Some("invoice.pdf"));
+    assert_eq!(a.declared_type, "application/pdf");
+    assert_eq!(a.sniffed_type.as_deref(), Some("application/x-msdownload"));
+    assert_eq!(a.size, 12);
+    assert_eq!(
+        a.sha256,
+        sha256_hex(b"MZ\x90\x00\x03\x00\x00\x00\x04\x00\x00\x00")
+    );
+    assert!(r.defects.is_empty(), "{:?}", r.defects);
+}
+
+/// Tens of thousands of nested message/rfc822 levels: no stack overflow on
+/// drop (FIELD-NOTES), the depth limit flagged.
+#[test]
+fn deep_nesting_is_bounded() {
+    let levels = 40_000;
+    let mut raw = Vec::new();
+    for _ in 0..levels {
+        raw.extend_from_slice(b"From: a@b.example\nSubject: n\nContent-Type: message/rfc822\n\n");
+    }
+    raw.extend_from_slice(b"From: a@b.example\nSubject: inner\n\nbody\n");
+    // A small stack, like a worker thread's, must be enough.
+    let handle = std::thread::Builder::new()
+        .stack_size(2 << 20)
+        .spawn(move || {
+            analyse(&raw, &sighting(), &ParseLimits::default())
+                .map(|r| (r.mime.max_depth, r.defects))
+        })
+        .unwrap();
+    let (depth, defects) = handle.join().expect("no overflow").expect("mail");
+    assert_eq!(depth, ParseLimits::default().max_depth);
+    assert!(defects.iter().any(|d| d.code == DefectCode::LimitDepth));
+}
+
+#[test]
+fn huge_header_blocks_are_capped() {
+    let mut raw = b"From: a@b.example\n".to_vec();
+    for i in 0..100_000 {
+        raw.extend_from_slice(format!("X-Junk-{i}: value\n").as_bytes());
+    }
+    raw.extend_from_slice(b"\nbody\n");
+    let r = analyse_ok(&raw);
+    assert!(r.defects.iter().any(|d| d.code == DefectCode::LimitHeaders));
+}
+
+#[test]
+fn arrival_falls_back_to_date_then_envelope() {
+    let r = analyse_ok(b"Subject: s\nDate: Tue, 20 Oct 2020 12:00:00 +0000\n\nx\n");
+    assert_eq!(r.arrival_time_source, Some(ArrivalSource::Date));
+    let s = Sighting {
+        envelope_time: Some(0),
+        ..sighting()
+    };
+    let r = analyse(b"Subject: s\n\nx\n", &s, &ParseLimits::default()).unwrap();
+    assert_eq!(r.arrival_time.as_deref(), Some("1970-01-01T00:00:00Z"));
+    assert_eq!(r.arrival_time_source, Some(ArrivalSource::Envelope));
+}
+
+#[test]
+fn unfolding() {
+    assert_eq!(unfold("a\r\n b\n\tc"), "a b\tc");
+    assert_eq!(unfold("plain"), "plain");
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 512, ..ProptestConfig::default() })]
+
+    /// Any bytes: a record or a reason, never a panic; the record's identity
+    /// is the sha256 of exactly those bytes.
+    #[test]
+    fn analyse_is_total(bytes in proptest::collection::vec(any::<u8>(), 0..2000)) {
+        if let Ok(r) = analyse(&bytes, &sighting(), &ParseLimits::default()) {
+            prop_assert_eq!(r.sha256, sha256_hex(&bytes));
+            prop_assert_eq!(r.size, bytes.len() as u64);
+        }
+    }
+
+    /// Mail-shaped input with arbitrary header values and bodies.
+    #[test]
+    fn mail_shaped_input_is_mail(subject in "[ -~]{0,80}", from in "[ -~]{0,80}", body in "\\PC{0,400}") {
+        let raw = format!("From: {from}\r\nSubject: {subject}\r\n\r\n{body}");
+        let r = analyse(raw.as_bytes(), &sighting(), &ParseLimits::default());
+        prop_assert!(r.is_ok());
+    }
+}

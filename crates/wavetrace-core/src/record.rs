@@ -1,0 +1,332 @@
+//! The message record: the one data type that flows through every stage.
+//!
+//! The foundation fills the fields below from the message bytes; later stages
+//! (origin tracing, authentication, campaigns, detection) add their own
+//! fields. The JSON form of [`MessageRecord`] is a public contract documented
+//! in the README: fields are only ever added, never renamed or removed.
+
+use serde::{Deserialize, Serialize};
+
+/// Version of the record layout; bumped when a stage adds fields so stored
+/// records can be told apart (and re-analysed with `wavetrace reanalyse`).
+pub const RECORD_SCHEMA_VERSION: u32 = 1;
+
+/// Everything wavetrace knows about one distinct message (one sha256).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MessageRecord {
+    /// Hex sha256 of the message bytes as analysed (for mbox: envelope line
+    /// removed, `>From` quoting undone, line endings untouched).
+    pub sha256: String,
+    /// Size of those bytes.
+    pub size: u64,
+    /// First place these bytes were seen (see the README's `source` contract).
+    pub source: String,
+    /// Every place these bytes were seen, `source` first.
+    pub sources: Vec<String>,
+    /// Message-ID without angle brackets.
+    pub message_id: Option<String>,
+    /// Date header as RFC 3339 UTC, when it parsed.
+    pub date: Option<String>,
+    /// Date header exactly as written, kept when it did not parse.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub date_raw: Option<String>,
+    /// When the message reached the receiving side (RFC 3339 UTC); never the
+    /// scan time. See [`ArrivalSource`] for where it came from.
+    pub arrival_time: Option<String>,
+    /// Which evidence `arrival_time` was taken from.
+    pub arrival_time_source: Option<ArrivalSource>,
+    /// First From mailbox.
+    pub from: Option<Mailbox>,
+    /// Sender header (RFC 5322 3.6.2).
+    pub sender: Option<Mailbox>,
+    /// Reply-To mailboxes.
+    pub reply_to: Vec<Mailbox>,
+    /// Return-Path address (the envelope sender recorded at delivery).
+    pub return_path: Option<String>,
+    /// To mailboxes (capped, see `to_count` for the real number).
+    pub to: Vec<Mailbox>,
+    /// Number of To mailboxes.
+    pub to_count: usize,
+    /// Cc mailboxes (capped, see `cc_count`).
+    pub cc: Vec<Mailbox>,
+    /// Number of Cc mailboxes.
+    pub cc_count: usize,
+    /// Subject, decoded (RFC 2047).
+    pub subject: Option<String>,
+    /// In-Reply-To message ids (reply threads are not campaigns).
+    pub in_reply_to: Vec<String>,
+    /// References message ids.
+    pub references: Vec<String>,
+    /// Received headers in header order (topmost first).
+    pub received: Vec<ReceivedHeader>,
+    /// RFC 2369/2919 list headers, present for mailing-list mail.
+    pub list: Option<ListHeaders>,
+    /// Precedence header (bulk, list, junk).
+    pub precedence: Option<String>,
+    /// X-Mailer header.
+    pub x_mailer: Option<String>,
+    /// User-Agent header.
+    pub user_agent: Option<String>,
+    /// Shape of the MIME tree.
+    pub mime: MimeSummary,
+    /// Decoded text of the body parts, HTML converted to text.
+    pub body: BodyText,
+    /// Every URL found, with where it was found.
+    pub urls: Vec<FoundUrl>,
+    /// Every attachment (parts that are not the text/HTML body).
+    pub attachments: Vec<Attachment>,
+    /// What was malformed; empty for a well-formed message.
+    pub defects: Vec<Defect>,
+    /// How the message was found (mbox envelope, forwarded report).
+    pub container: Container,
+    /// Which tool and settings produced this record.
+    pub analysis: AnalysisProvenance,
+}
+
+impl MessageRecord {
+    /// IP address literals written in brackets or parentheses in the
+    /// Received headers (`[203.0.113.5]`, `(2001:db8::1)`), deduplicated, in
+    /// header order. A lookup key for `messages --ip`; origin tracing says
+    /// which of them is the real origin.
+    pub fn received_ips(&self) -> Vec<String> {
+        let mut ips: Vec<String> = Vec::new();
+        for header in &self.received {
+            for token in header
+                .raw
+                .split(|c: char| matches!(c, '[' | ']' | '(' | ')' | ' ' | '\t' | ',' | ';' | '='))
+            {
+                let token = token
+                    .strip_prefix("IPv6:")
+                    .or_else(|| token.strip_prefix("ipv6:"))
+                    .unwrap_or(token);
+                if let Ok(ip) = token.parse::<std::net::IpAddr>() {
+                    let ip = ip.to_string();
+                    if !ips.contains(&ip) {
+                        ips.push(ip);
+                    }
+                }
+            }
+        }
+        ips
+    }
+}
+
+/// Where `arrival_time` came from, best first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ArrivalSource {
+    /// The date the topmost Received header was stamped with.
+    Received,
+    /// The Date header (written by the sender: a claim).
+    Date,
+    /// The mbox `From ` envelope line's date.
+    Envelope,
+}
+
+/// One mailbox: display name, address, and the address's domain.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Mailbox {
+    /// Display name, decoded.
+    pub name: Option<String>,
+    /// The addr-spec as written (may be missing or invalid in spam).
+    pub address: Option<String>,
+    /// Lower-case domain of `address`.
+    pub domain: Option<String>,
+}
+
+/// One Received header. Origin tracing adds parsed fields beside `raw`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReceivedHeader {
+    /// The header value, unfolded, as written.
+    pub raw: String,
+}
+
+/// Mailing-list headers (RFC 2369, RFC 2919), raw values.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ListHeaders {
+    pub id: Option<String>,
+    pub unsubscribe: Option<String>,
+    pub unsubscribe_post: Option<String>,
+    pub post: Option<String>,
+    pub help: Option<String>,
+    pub owner: Option<String>,
+    pub archive: Option<String>,
+}
+
+/// A summary of the MIME tree.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MimeSummary {
+    /// The tree as nested content types, e.g.
+    /// `multipart/mixed(multipart/alternative(text/plain,text/html),application/pdf)`.
+    pub structure: String,
+    /// Number of MIME parts, containers included.
+    pub part_count: usize,
+    /// Deepest nesting level (1 for a single-part message).
+    pub max_depth: usize,
+    /// Number of text/plain body parts.
+    pub text_parts: usize,
+    /// Number of text/html body parts.
+    pub html_parts: usize,
+}
+
+/// The decoded, human-readable text of the message.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BodyText {
+    /// Text of every body part joined by blank lines; HTML-only parts
+    /// converted to text by mail-parser's converter.
+    pub text: String,
+    /// Which kind of part the text came from.
+    pub text_from: TextFrom,
+    /// True when `text` was cut at the record's text limit.
+    pub truncated: bool,
+}
+
+/// Which body parts gave the text.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TextFrom {
+    /// No text body at all.
+    #[default]
+    None,
+    /// text/plain parts only.
+    Plain,
+    /// text/html converted to text.
+    Html,
+    /// Both kinds (plain parts and HTML-only parts).
+    Mixed,
+}
+
+/// A URL and where in the message it was found.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FoundUrl {
+    /// The URL as written (entities decoded, surrounding punctuation trimmed).
+    pub url: String,
+    /// Lower-case host, when the URL has one.
+    pub host: Option<String>,
+    /// Where it was found.
+    pub found_in: UrlContext,
+}
+
+/// Where a URL was found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum UrlContext {
+    /// An `href` attribute (links, `<area>`, `<base>`).
+    Href,
+    /// A `src` attribute (images, frames, scripts).
+    Src,
+    /// A `<form action>`.
+    Form,
+    /// Plain text (text parts, or visible text of HTML).
+    Text,
+}
+
+/// One attachment (any part that is not a text or HTML body).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Attachment {
+    /// File name from Content-Disposition or Content-Type `name`.
+    pub filename: Option<String>,
+    /// Content type as declared.
+    pub declared_type: String,
+    /// Content type from the first bytes (magic numbers), when recognised.
+    pub sniffed_type: Option<String>,
+    /// Decoded size.
+    pub size: u64,
+    /// Hex sha256 of the decoded content.
+    pub sha256: String,
+    /// True for parts shown inline (e.g. images referenced by the HTML).
+    pub inline: bool,
+}
+
+/// One thing that was malformed, by a documented code.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Defect {
+    /// Stable code, see [`crate::parse::DefectCode`].
+    pub code: crate::parse::DefectCode,
+    /// Details in words, when useful.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
+}
+
+/// How the message was found.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Container {
+    /// File, mbox, Maildir entry, stdin, or attached original.
+    pub kind: ContainerKind,
+    /// Which mbox variant was assumed when undoing `>From` quoting.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mbox_variant: Option<MboxVariant>,
+    /// The mbox `From ` envelope line, without its line ending.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub envelope: Option<String>,
+    /// True when the source was gzip-compressed.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub gzip: bool,
+    /// The report this message was attached to (`--unwrap-attached`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reporter: Option<Reporter>,
+}
+
+/// Kind of container a message came from.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ContainerKind {
+    /// One message per file.
+    #[default]
+    File,
+    /// One message of an mbox file.
+    Mbox,
+    /// A file in a Maildir's `cur/` or `new/`.
+    Maildir,
+    /// Standard input.
+    Stdin,
+    /// An original unwrapped from a forwarded-as-attachment report.
+    Attached,
+}
+
+/// The two mbox variants (see RFC 4155 and the mboxrd description).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MboxVariant {
+    /// Only `From ` lines were quoted; `>From ` unquoted one level, other
+    /// `>>From ` lines left as they are.
+    Mboxo,
+    /// Every `>*From ` line was quoted; one `>` removed from each.
+    Mboxrd,
+}
+
+/// The forwarding message an attached original was unwrapped from.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Reporter {
+    /// sha256 of the report message.
+    pub sha256: String,
+    /// The report's From.
+    pub from: Option<Mailbox>,
+    /// The report's Subject.
+    pub subject: Option<String>,
+    /// The report's Date, RFC 3339.
+    pub date: Option<String>,
+    /// Position of this original among the report's attached messages (1-based).
+    pub index: usize,
+}
+
+/// Provenance: which tool and settings produced this record.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AnalysisProvenance {
+    /// Always `wavetrace`.
+    pub tool: String,
+    /// The tool's version.
+    pub version: String,
+    /// [`RECORD_SCHEMA_VERSION`] at analysis time.
+    pub record_schema: u32,
+}
+
+impl Default for AnalysisProvenance {
+    fn default() -> Self {
+        AnalysisProvenance {
+            tool: "wavetrace".to_string(),
+            version: env!("CARGO_PKG_VERSION").to_string(),
+            record_schema: RECORD_SCHEMA_VERSION,
+        }
+    }
+}

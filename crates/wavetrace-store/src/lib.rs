@@ -1,0 +1,610 @@
+//! wavetrace-store: the embedded store (SQLite, WAL, one writer).
+//!
+//! Every SQL statement of wavetrace lives in this file, written in SQL that
+//! PostgreSQL also accepts (`ON CONFLICT`, plain types, no JSON functions)
+//! so a shared PostgreSQL store can follow. The store keeps, per distinct
+//! message (sha256): the record as JSON, the raw bytes compressed (so
+//! `reanalyse` never needs the original files), and every sighting.
+//!
+//! Invariants: a message row and its sightings are written in the same
+//! transaction; a batch is one transaction, so a scan killed at any moment
+//! leaves whole batches or nothing, and the next scan adds what is missing.
+
+use std::io::{Read, Write};
+use std::path::Path;
+
+use rusqlite::{params, params_from_iter, Connection, OptionalExtension, Transaction};
+use wavetrace_core::record::{Container, MessageRecord};
+
+/// Errors from the store.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// SQLite reported an error.
+    #[error("database error: {0}")]
+    Sql(#[from] rusqlite::Error),
+    /// A stored record or container did not (de)serialise.
+    #[error("stored JSON is invalid: {0}")]
+    Json(#[from] serde_json::Error),
+    /// Compressing or decompressing raw bytes failed.
+    #[error("raw message bytes: {0}")]
+    Raw(#[from] std::io::Error),
+    /// The database was written by a newer wavetrace.
+    #[error("database schema version {found} is newer than this wavetrace supports ({supported})")]
+    TooNew {
+        /// Version found in the database.
+        found: i64,
+        /// Newest version this build knows.
+        supported: i64,
+    },
+}
+
+/// Result alias for store operations.
+pub type Result<T> = std::result::Result<T, StoreError>;
+
+/// Schema migrations, applied in order; the index + 1 is the version.
+const MIGRATIONS: &[&str] = &[
+    // 1: messages, sightings, lookup indexes, scan log, rejects.
+    "CREATE TABLE messages (
+        sha256 TEXT PRIMARY KEY,
+        size INTEGER NOT NULL,
+        message_id TEXT,
+        arrival_time TEXT,
+        from_domain TEXT,
+        subject TEXT,
+        record TEXT NOT NULL,
+        record_schema INTEGER NOT NULL,
+        tool_version TEXT NOT NULL,
+        raw BLOB NOT NULL,
+        raw_encoding TEXT NOT NULL
+    );
+    CREATE INDEX messages_arrival ON messages (arrival_time);
+    CREATE INDEX messages_message_id ON messages (message_id);
+    CREATE INDEX messages_from_domain ON messages (from_domain);
+    CREATE TABLE sightings (
+        id INTEGER PRIMARY KEY,
+        sha256 TEXT NOT NULL REFERENCES messages (sha256),
+        source TEXT NOT NULL,
+        container TEXT NOT NULL,
+        scan_id INTEGER,
+        UNIQUE (sha256, source)
+    );
+    CREATE TABLE message_url_hosts (
+        sha256 TEXT NOT NULL,
+        host TEXT NOT NULL,
+        PRIMARY KEY (sha256, host)
+    );
+    CREATE INDEX message_url_hosts_host ON message_url_hosts (host);
+    CREATE TABLE message_ips (
+        sha256 TEXT NOT NULL,
+        ip TEXT NOT NULL,
+        PRIMARY KEY (sha256, ip)
+    );
+    CREATE INDEX message_ips_ip ON message_ips (ip);
+    CREATE TABLE message_attachments (
+        sha256 TEXT NOT NULL,
+        attachment_sha256 TEXT NOT NULL,
+        PRIMARY KEY (sha256, attachment_sha256)
+    );
+    CREATE INDEX message_attachments_sha ON message_attachments (attachment_sha256);
+    CREATE TABLE scans (
+        id INTEGER PRIMARY KEY,
+        started_at TEXT NOT NULL,
+        finished_at TEXT,
+        tool_version TEXT NOT NULL,
+        summary TEXT
+    );
+    CREATE TABLE rejects (
+        id INTEGER PRIMARY KEY,
+        scan_id INTEGER NOT NULL,
+        source TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        reason TEXT NOT NULL
+    );",
+];
+
+/// How raw bytes are stored (`raw_encoding`).
+const RAW_ENCODING: &str = "deflate";
+
+/// Compresses raw message bytes for storage. Cheap (deflate, fast level) and
+/// meant to run on the parsing threads, not the writer.
+pub fn compress_raw(raw: &[u8]) -> Vec<u8> {
+    let mut enc = flate2::write::DeflateEncoder::new(
+        Vec::with_capacity(raw.len() / 3),
+        flate2::Compression::fast(),
+    );
+    // Writing into a Vec cannot fail.
+    let _ = enc.write_all(raw);
+    enc.finish().unwrap_or_default()
+}
+
+fn decompress_raw(stored: &[u8], encoding: &str) -> Result<Vec<u8>> {
+    if encoding != RAW_ENCODING {
+        return Err(StoreError::Raw(std::io::Error::other(format!(
+            "unknown raw encoding {encoding:?}"
+        ))));
+    }
+    let mut out = Vec::with_capacity(stored.len() * 3);
+    flate2::read::DeflateDecoder::new(stored).read_to_end(&mut out)?;
+    Ok(out)
+}
+
+/// One analysed message ready to be written.
+#[derive(Debug, Clone)]
+pub struct NewMessage {
+    /// The record (its `source` is this sighting's).
+    pub record: MessageRecord,
+    /// Raw bytes compressed by [`compress_raw`].
+    pub raw_compressed: Vec<u8>,
+}
+
+/// What writing one message did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum WriteOutcome {
+    /// New bytes: a new message row.
+    New,
+    /// Bytes already stored; this sighting was added.
+    Duplicate,
+    /// Bytes and sighting both already stored (a rescan).
+    AlreadySeen,
+}
+
+/// Filters for listing messages; all given filters must hold.
+#[derive(Debug, Clone, Default)]
+pub struct MessageFilter {
+    /// From domain, exact (lower case).
+    pub from_domain: Option<String>,
+    /// A URL host equal to this domain or under it.
+    pub url_domain: Option<String>,
+    /// An IP address found in the Received chain.
+    pub ip: Option<String>,
+    /// An attachment's sha256.
+    pub attachment_sha256: Option<String>,
+    /// Arrival time at or after (RFC 3339 UTC).
+    pub since: Option<String>,
+    /// Arrival time before (RFC 3339 UTC).
+    pub until: Option<String>,
+}
+
+/// A short row for tables.
+#[derive(Debug, Clone)]
+pub struct MessageRow {
+    pub sha256: String,
+    pub arrival_time: Option<String>,
+    pub from_domain: Option<String>,
+    pub subject: Option<String>,
+    pub size: u64,
+}
+
+/// Result of looking a message up by an id given by a user.
+#[derive(Debug)]
+pub enum Lookup {
+    /// Exactly one message.
+    Found(Box<MessageRecord>),
+    /// No message.
+    NotFound,
+    /// Several messages match; their sha256s.
+    Ambiguous(Vec<String>),
+}
+
+/// A stored message for re-analysis.
+#[derive(Debug)]
+pub struct StoredRaw {
+    pub sha256: String,
+    pub raw: Vec<u8>,
+    pub source: String,
+    pub container: Container,
+}
+
+/// The store. One writer per database (SQLite's rule); readers may be many.
+pub struct Store {
+    conn: Connection,
+}
+
+impl Store {
+    /// Opens (creating if needed) the database at `path` and migrates it.
+    pub fn open(path: &Path) -> Result<Store> {
+        let conn = Connection::open(path)?;
+        conn.busy_timeout(std::time::Duration::from_secs(10))?;
+        conn.pragma_update(None, "journal_mode", "WAL")?;
+        conn.pragma_update(None, "synchronous", "NORMAL")?;
+        conn.pragma_update(None, "foreign_keys", "ON")?;
+        let mut store = Store { conn };
+        store.migrate()?;
+        Ok(store)
+    }
+
+    /// Opens an existing database read-only (no migration).
+    pub fn open_existing(path: &Path) -> Result<Store> {
+        let conn = Connection::open_with_flags(path, rusqlite::OpenFlags::SQLITE_OPEN_READ_WRITE)?;
+        conn.busy_timeout(std::time::Duration::from_secs(10))?;
+        let mut store = Store { conn };
+        store.migrate()?;
+        Ok(store)
+    }
+
+    fn migrate(&mut self) -> Result<()> {
+        self.conn.execute_batch("CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, tool_version TEXT NOT NULL)")?;
+        let current: i64 = self.conn.query_row(
+            "SELECT COALESCE(MAX(version), 0) FROM schema_migrations",
+            [],
+            |r| r.get(0),
+        )?;
+        let supported = MIGRATIONS.len() as i64;
+        if current > supported {
+            return Err(StoreError::TooNew {
+                found: current,
+                supported,
+            });
+        }
+        for (i, sql) in MIGRATIONS.iter().enumerate().skip(current as usize) {
+            let tx = self.conn.transaction()?;
+            tx.execute_batch(sql)?;
+            tx.execute(
+                "INSERT INTO schema_migrations (version, tool_version) VALUES (?, ?)",
+                params![i as i64 + 1, env!("CARGO_PKG_VERSION")],
+            )?;
+            tx.commit()?;
+        }
+        Ok(())
+    }
+
+    /// The schema version of the database.
+    pub fn schema_version(&self) -> Result<i64> {
+        Ok(self.conn.query_row(
+            "SELECT COALESCE(MAX(version), 0) FROM schema_migrations",
+            [],
+            |r| r.get(0),
+        )?)
+    }
+
+    /// Starts a scan in the scan log; returns its id.
+    pub fn begin_scan(&mut self, started_at: &str) -> Result<i64> {
+        self.conn.execute(
+            "INSERT INTO scans (started_at, tool_version) VALUES (?, ?)",
+            params![started_at, env!("CARGO_PKG_VERSION")],
+        )?;
+        Ok(self.conn.last_insert_rowid())
+    }
+
+    /// Closes a scan with its summary (JSON).
+    pub fn finish_scan(&mut self, scan_id: i64, finished_at: &str, summary: &str) -> Result<()> {
+        self.conn.execute(
+            "UPDATE scans SET finished_at = ?, summary = ? WHERE id = ?",
+            params![finished_at, summary, scan_id],
+        )?;
+        Ok(())
+    }
+
+    /// Writes a batch of messages and rejected inputs in one transaction.
+    pub fn write_batch(
+        &mut self,
+        scan_id: Option<i64>,
+        messages: &[NewMessage],
+        rejects: &[(String, &str, String)],
+    ) -> Result<Vec<WriteOutcome>> {
+        let tx = self.conn.transaction()?;
+        let mut outcomes = Vec::with_capacity(messages.len());
+        for m in messages {
+            outcomes.push(write_message(&tx, scan_id, m)?);
+        }
+        if let Some(scan_id) = scan_id {
+            let mut stmt = tx.prepare_cached(
+                "INSERT INTO rejects (scan_id, source, kind, reason) VALUES (?, ?, ?, ?)",
+            )?;
+            for (source, kind, reason) in rejects {
+                stmt.execute(params![scan_id, source, kind, reason])?;
+            }
+        }
+        tx.commit()?;
+        Ok(outcomes)
+    }
+
+    /// Every source of a message, first sighting first.
+    pub fn sources(&self, sha256: &str) -> Result<Vec<String>> {
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT source FROM sightings WHERE sha256 = ? ORDER BY id")?;
+        let rows = stmt.query_map([sha256], |r| r.get(0))?;
+        Ok(rows.collect::<std::result::Result<_, _>>()?)
+    }
+
+    /// The full record of a message, with every sighting.
+    pub fn record(&self, sha256: &str) -> Result<Option<MessageRecord>> {
+        let json: Option<String> = self
+            .conn
+            .query_row(
+                "SELECT record FROM messages WHERE sha256 = ?",
+                [sha256],
+                |r| r.get(0),
+            )
+            .optional()?;
+        json.map(|j| self.with_sources(&j)).transpose()
+    }
+
+    fn with_sources(&self, json: &str) -> Result<MessageRecord> {
+        let mut record: MessageRecord = serde_json::from_str(json)?;
+        let sources = self.sources(&record.sha256)?;
+        if let Some(first) = sources.first() {
+            record.source = first.clone();
+            record.sources = sources;
+        }
+        Ok(record)
+    }
+
+    /// Finds a message by a sha256 prefix (8+ hex characters) or a
+    /// Message-ID (with or without angle brackets).
+    pub fn lookup(&self, id: &str) -> Result<Lookup> {
+        let id = id.trim();
+        let mut candidates: Vec<String> = Vec::new();
+        let is_hex_prefix =
+            id.len() >= 8 && id.len() <= 64 && id.bytes().all(|b| b.is_ascii_hexdigit());
+        if is_hex_prefix {
+            let lower = id.to_ascii_lowercase();
+            let mut stmt = self.conn.prepare("SELECT sha256 FROM messages WHERE sha256 >= ? AND sha256 < ? ORDER BY sha256 LIMIT 20")?;
+            let upper = format!("{lower}g");
+            candidates = stmt
+                .query_map(params![lower, upper], |r| r.get(0))?
+                .collect::<std::result::Result<_, _>>()?;
+        }
+        if candidates.is_empty() {
+            let msgid = id.trim_start_matches('<').trim_end_matches('>');
+            let mut stmt = self.conn.prepare(
+                "SELECT sha256 FROM messages WHERE message_id = ? ORDER BY sha256 LIMIT 20",
+            )?;
+            candidates = stmt
+                .query_map([msgid], |r| r.get(0))?
+                .collect::<std::result::Result<_, _>>()?;
+        }
+        Ok(match candidates.len() {
+            0 => Lookup::NotFound,
+            1 => match self.record(&candidates[0])? {
+                Some(r) => Lookup::Found(Box::new(r)),
+                None => Lookup::NotFound,
+            },
+            _ => Lookup::Ambiguous(candidates),
+        })
+    }
+
+    /// Number of messages matching `filter`.
+    pub fn count(&self, filter: &MessageFilter) -> Result<u64> {
+        let (where_sql, args) = filter_sql(filter);
+        let sql = format!("SELECT COUNT(*) FROM messages m{where_sql}");
+        Ok(self
+            .conn
+            .query_row(&sql, params_from_iter(args.iter()), |r| r.get::<_, i64>(0))?
+            as u64)
+    }
+
+    /// Short rows of matching messages, newest arrival first.
+    pub fn rows(&self, filter: &MessageFilter, limit: Option<u64>) -> Result<Vec<MessageRow>> {
+        let (where_sql, args) = filter_sql(filter);
+        let sql = format!(
+            "SELECT m.sha256, m.arrival_time, m.from_domain, m.subject, m.size FROM messages m{where_sql} \
+             ORDER BY m.arrival_time DESC, m.sha256{}",
+            limit_sql(limit)
+        );
+        let mut stmt = self.conn.prepare(&sql)?;
+        let rows = stmt.query_map(params_from_iter(args.iter()), |r| {
+            Ok(MessageRow {
+                sha256: r.get(0)?,
+                arrival_time: r.get(1)?,
+                from_domain: r.get(2)?,
+                subject: r.get(3)?,
+                size: r.get::<_, i64>(4)? as u64,
+            })
+        })?;
+        Ok(rows.collect::<std::result::Result<_, _>>()?)
+    }
+
+    /// Calls `each` with every matching full record, newest arrival first.
+    pub fn for_each_record(
+        &self,
+        filter: &MessageFilter,
+        limit: Option<u64>,
+        mut each: impl FnMut(MessageRecord) -> Result<()>,
+    ) -> Result<()> {
+        let (where_sql, args) = filter_sql(filter);
+        let sql = format!(
+            "SELECT m.record FROM messages m{where_sql} ORDER BY m.arrival_time DESC, m.sha256{}",
+            limit_sql(limit)
+        );
+        let mut stmt = self.conn.prepare(&sql)?;
+        let mut rows = stmt.query(params_from_iter(args.iter()))?;
+        while let Some(row) = rows.next()? {
+            let json: String = row.get(0)?;
+            each(self.with_sources(&json)?)?;
+        }
+        Ok(())
+    }
+
+    /// Number of stored messages.
+    pub fn message_count(&self) -> Result<u64> {
+        Ok(self
+            .conn
+            .query_row("SELECT COUNT(*) FROM messages", [], |r| r.get::<_, i64>(0))?
+            as u64)
+    }
+
+    /// sha256s of all stored messages, in order (for batched re-analysis).
+    pub fn all_sha256(&self) -> Result<Vec<String>> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT sha256 FROM messages ORDER BY sha256")?;
+        let rows = stmt.query_map([], |r| r.get(0))?;
+        Ok(rows.collect::<std::result::Result<_, _>>()?)
+    }
+
+    /// Raw bytes and first sighting of the given messages.
+    pub fn raw_messages(&self, sha256s: &[String]) -> Result<Vec<StoredRaw>> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT m.raw, m.raw_encoding, s.source, s.container FROM messages m \
+             JOIN sightings s ON s.sha256 = m.sha256 WHERE m.sha256 = ? ORDER BY s.id LIMIT 1",
+        )?;
+        let mut out = Vec::with_capacity(sha256s.len());
+        for sha in sha256s {
+            let row = stmt
+                .query_row([sha], |r| {
+                    Ok((
+                        r.get::<_, Vec<u8>>(0)?,
+                        r.get::<_, String>(1)?,
+                        r.get::<_, String>(2)?,
+                        r.get::<_, String>(3)?,
+                    ))
+                })
+                .optional()?;
+            if let Some((raw, encoding, source, container)) = row {
+                out.push(StoredRaw {
+                    sha256: sha.clone(),
+                    raw: decompress_raw(&raw, &encoding)?,
+                    source,
+                    container: serde_json::from_str(&container)?,
+                });
+            }
+        }
+        Ok(out)
+    }
+
+    /// Replaces stored records (after re-analysis), in one transaction.
+    pub fn update_records(&mut self, records: &[MessageRecord]) -> Result<()> {
+        let tx = self.conn.transaction()?;
+        for r in records {
+            let json = serde_json::to_string(r)?;
+            tx.prepare_cached(
+                "UPDATE messages SET message_id = ?, arrival_time = ?, from_domain = ?, subject = ?, record = ?, record_schema = ?, tool_version = ? WHERE sha256 = ?",
+            )?
+            .execute(params![
+                r.message_id,
+                r.arrival_time,
+                r.from.as_ref().and_then(|f| f.domain.clone()),
+                r.subject,
+                json,
+                r.analysis.record_schema,
+                r.analysis.version,
+                r.sha256
+            ])?;
+            for table in ["message_url_hosts", "message_ips", "message_attachments"] {
+                tx.prepare_cached(&format!("DELETE FROM {table} WHERE sha256 = ?"))?
+                    .execute([&r.sha256])?;
+            }
+            write_lookup_keys(&tx, r)?;
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// Rejected inputs of the most recent scan: (source, kind, reason).
+    pub fn rejects(&self, scan_id: i64) -> Result<Vec<(String, String, String)>> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT source, kind, reason FROM rejects WHERE scan_id = ? ORDER BY id")?;
+        let rows = stmt.query_map([scan_id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
+        Ok(rows.collect::<std::result::Result<_, _>>()?)
+    }
+}
+
+fn write_message(
+    tx: &Transaction<'_>,
+    scan_id: Option<i64>,
+    m: &NewMessage,
+) -> Result<WriteOutcome> {
+    let r = &m.record;
+    let json = serde_json::to_string(r)?;
+    let inserted = tx
+        .prepare_cached(
+            "INSERT INTO messages (sha256, size, message_id, arrival_time, from_domain, subject, record, record_schema, tool_version, raw, raw_encoding) \
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (sha256) DO NOTHING",
+        )?
+        .execute(params![
+            r.sha256,
+            r.size as i64,
+            r.message_id,
+            r.arrival_time,
+            r.from.as_ref().and_then(|f| f.domain.clone()),
+            r.subject,
+            json,
+            r.analysis.record_schema,
+            r.analysis.version,
+            m.raw_compressed,
+            RAW_ENCODING
+        ])?;
+    if inserted == 1 {
+        write_lookup_keys(tx, r)?;
+    }
+    let container = serde_json::to_string(&r.container)?;
+    let sighted = tx
+        .prepare_cached("INSERT INTO sightings (sha256, source, container, scan_id) VALUES (?, ?, ?, ?) ON CONFLICT (sha256, source) DO NOTHING")?
+        .execute(params![r.sha256, r.source, container, scan_id])?;
+    Ok(match (inserted, sighted) {
+        (1, _) => WriteOutcome::New,
+        (_, 1) => WriteOutcome::Duplicate,
+        _ => WriteOutcome::AlreadySeen,
+    })
+}
+
+/// The lookup tables behind the `messages` filters.
+fn write_lookup_keys(tx: &Transaction<'_>, r: &MessageRecord) -> Result<()> {
+    let mut hosts = tx.prepare_cached(
+        "INSERT INTO message_url_hosts (sha256, host) VALUES (?, ?) ON CONFLICT DO NOTHING",
+    )?;
+    for host in r.urls.iter().filter_map(|u| u.host.as_deref()) {
+        hosts.execute(params![r.sha256, host])?;
+    }
+    let mut ips = tx.prepare_cached(
+        "INSERT INTO message_ips (sha256, ip) VALUES (?, ?) ON CONFLICT DO NOTHING",
+    )?;
+    for ip in r.received_ips() {
+        ips.execute(params![r.sha256, ip])?;
+    }
+    let mut atts = tx.prepare_cached("INSERT INTO message_attachments (sha256, attachment_sha256) VALUES (?, ?) ON CONFLICT DO NOTHING")?;
+    for a in &r.attachments {
+        atts.execute(params![r.sha256, a.sha256])?;
+    }
+    Ok(())
+}
+
+fn filter_sql(f: &MessageFilter) -> (String, Vec<String>) {
+    let mut clauses = Vec::new();
+    let mut args = Vec::new();
+    if let Some(d) = &f.from_domain {
+        clauses.push("m.from_domain = ?");
+        args.push(d.to_ascii_lowercase());
+    }
+    if let Some(d) = &f.url_domain {
+        let d = d.to_ascii_lowercase();
+        clauses.push("EXISTS (SELECT 1 FROM message_url_hosts u WHERE u.sha256 = m.sha256 AND (u.host = ? OR u.host LIKE ? ESCAPE '\\'))");
+        let escaped = d
+            .replace('\\', "\\\\")
+            .replace('%', "\\%")
+            .replace('_', "\\_");
+        args.push(d);
+        args.push(format!("%.{escaped}"));
+    }
+    if let Some(ip) = &f.ip {
+        clauses.push("EXISTS (SELECT 1 FROM message_ips i WHERE i.sha256 = m.sha256 AND i.ip = ?)");
+        args.push(ip.clone());
+    }
+    if let Some(sha) = &f.attachment_sha256 {
+        clauses.push("EXISTS (SELECT 1 FROM message_attachments a WHERE a.sha256 = m.sha256 AND a.attachment_sha256 = ?)");
+        args.push(sha.to_ascii_lowercase());
+    }
+    if let Some(t) = &f.since {
+        clauses.push("m.arrival_time >= ?");
+        args.push(t.clone());
+    }
+    if let Some(t) = &f.until {
+        clauses.push("m.arrival_time < ?");
+        args.push(t.clone());
+    }
+    if clauses.is_empty() {
+        (String::new(), args)
+    } else {
+        (format!(" WHERE {}", clauses.join(" AND ")), args)
+    }
+}
+
+fn limit_sql(limit: Option<u64>) -> String {
+    limit.map(|l| format!(" LIMIT {l}")).unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests;
