@@ -1,1 +1,369 @@
-fn main() {}
+//! The `wavetrace` command: parses arguments into one config per command
+//! and hands them to the pipeline. Exit codes (README, "Exit codes"):
+//! 0 success, 1 operational error or not found, 2 usage error, 3 a
+//! validation failure.
+
+mod inputs;
+mod reanalyse;
+mod scan;
+mod show;
+
+use std::io::{IsTerminal, Write};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::Context;
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use wavetrace_core::parse::ParseLimits;
+use wavetrace_store::{Lookup, MessageFilter, Store};
+
+/// Detect, cluster and trace malicious email campaigns.
+#[derive(Debug, Parser)]
+#[command(name = "wavetrace", version, about)]
+struct Cli {
+    /// The database (SQLite).
+    #[arg(long, global = true, default_value = "wavetrace.db")]
+    db: PathBuf,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Read mail (files, directories, mbox, Maildir, gzip, `-` for stdin) into the database.
+    Scan(ScanArgs),
+    /// List stored messages.
+    Messages(MessagesArgs),
+    /// Show one message (sha256 prefix of 8+ hex characters, or Message-ID).
+    Show(ShowArgs),
+    /// Recompute every stored record from the stored raw bytes.
+    Reanalyse,
+}
+
+#[derive(Debug, Args)]
+struct ScanArgs {
+    /// Files, directories, mbox files, Maildirs, gzip files; `-` for one message on stdin.
+    #[arg(required = true)]
+    paths: Vec<String>,
+    /// Analyse the originals attached to forwarded reports (message/rfc822 parts) instead of the reports.
+    #[arg(long)]
+    unwrap_attached: bool,
+    /// Largest message analysed, after decompression (bytes; K, M, G suffixes).
+    #[arg(long, default_value = "50M", value_parser = parse_size)]
+    max_message_size: u64,
+    /// Largest gzip decompression ratio accepted (output / input).
+    #[arg(long, default_value_t = 200)]
+    max_gzip_ratio: u64,
+    /// `summary` prints only the summary (stderr); `ndjson` also streams one record per message to stdout.
+    #[arg(long, value_enum, default_value_t = ScanFormat::Summary)]
+    format: ScanFormat,
+    /// How the end-of-scan summary is written to stderr.
+    #[arg(long, value_enum, default_value_t = SummaryFormat::Text)]
+    summary_format: SummaryFormat,
+    /// List every rejected input and malformed message with the reason.
+    #[arg(long, short)]
+    verbose: bool,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum ScanFormat {
+    Summary,
+    Ndjson,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum SummaryFormat {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum ListFormat {
+    Table,
+    Json,
+    Ndjson,
+}
+
+#[derive(Debug, Args)]
+struct MessagesArgs {
+    /// From domain (exact).
+    #[arg(long)]
+    from_domain: Option<String>,
+    /// A URL host equal to this domain or under it.
+    #[arg(long)]
+    url_domain: Option<String>,
+    /// An IP address in the Received chain.
+    #[arg(long)]
+    ip: Option<String>,
+    /// An attachment's sha256.
+    #[arg(long)]
+    attachment_sha256: Option<String>,
+    /// Arrival time at or after (RFC 3339, or a date YYYY-MM-DD).
+    #[arg(long, value_parser = parse_time)]
+    since: Option<String>,
+    /// Arrival time before (RFC 3339, or a date YYYY-MM-DD).
+    #[arg(long, value_parser = parse_time)]
+    until: Option<String>,
+    /// At most this many (the table shows 50 unless given; JSON has no implicit limit).
+    #[arg(long)]
+    limit: Option<u64>,
+    #[arg(long, value_enum, default_value_t = ListFormat::Table)]
+    format: ListFormat,
+}
+
+#[derive(Debug, Args)]
+struct ShowArgs {
+    /// sha256 prefix (8+ hex characters) or Message-ID (with or without <>).
+    id: String,
+    #[arg(long, value_enum, default_value_t = ShowFormat::Text)]
+    format: ShowFormat,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum ShowFormat {
+    Text,
+    Json,
+}
+
+/// An error that maps to exit code 1 with a message already printed.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+struct NotFound(String);
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let _ = e.print();
+            return ExitCode::from(if e.use_stderr() { 2 } else { 0 });
+        }
+    };
+    match run(cli) {
+        Ok(code) => code,
+        Err(e) => {
+            if e.downcast_ref::<NotFound>().is_none() {
+                eprintln!("wavetrace: error: {e:#}");
+            } else {
+                eprintln!("wavetrace: {e}");
+            }
+            ExitCode::from(1)
+        }
+    }
+}
+
+fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    match cli.command {
+        Command::Scan(args) => {
+            let cfg = scan::ScanConfig {
+                paths: args.paths,
+                db: cli.db.clone(),
+                unwrap_attached: args.unwrap_attached,
+                read: inputs::ReadOptions {
+                    max_message_size: usize::try_from(args.max_message_size).unwrap_or(usize::MAX),
+                    max_gzip_ratio: args.max_gzip_ratio.max(1),
+                },
+                limits: ParseLimits::default(),
+                ndjson: matches!(args.format, ScanFormat::Ndjson),
+                verbose: args.verbose,
+                progress: std::io::stderr().is_terminal(),
+            };
+            let summary = scan::run(&cfg)?;
+            match args.summary_format {
+                SummaryFormat::Text => eprint!("{}", scan::render_summary(&summary, &cli.db)),
+                SummaryFormat::Json => eprintln!("{}", serde_json::to_string(&summary)?),
+            }
+        }
+        Command::Messages(args) => messages(&cli.db, args)?,
+        Command::Show(args) => {
+            let store = open_existing(&cli.db)?;
+            match store.lookup(&args.id)? {
+                Lookup::Found(record) => match args.format {
+                    ShowFormat::Json => println!("{}", serde_json::to_string_pretty(&record)?),
+                    ShowFormat::Text => print!("{}", show::render(&record)),
+                },
+                Lookup::NotFound => {
+                    return Err(NotFound(format!("no message matches {:?}", args.id)).into())
+                }
+                Lookup::Ambiguous(candidates) => {
+                    let mut msg = format!("{:?} is ambiguous; candidates:", args.id);
+                    for c in candidates {
+                        msg.push_str(&format!("\n  {c}"));
+                    }
+                    return Err(NotFound(msg).into());
+                }
+            }
+        }
+        Command::Reanalyse => {
+            let mut store = open_existing(&cli.db)?;
+            let n = reanalyse::run(&mut store, &ParseLimits::default())?;
+            eprintln!("re-analysed {n} messages in {}", cli.db.display());
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn open_existing(db: &Path) -> anyhow::Result<Store> {
+    if !db.exists() {
+        anyhow::bail!(
+            "{}: no such database (run `wavetrace scan` first, or give --db)",
+            db.display()
+        );
+    }
+    Store::open_existing(db).with_context(|| format!("opening {}", db.display()))
+}
+
+fn messages(db: &Path, args: MessagesArgs) -> anyhow::Result<()> {
+    let store = open_existing(db)?;
+    let filter = MessageFilter {
+        from_domain: args.from_domain,
+        url_domain: args.url_domain,
+        ip: args.ip,
+        attachment_sha256: args.attachment_sha256,
+        since: args.since,
+        until: args.until,
+    };
+    let stdout = std::io::stdout();
+    let mut out = std::io::BufWriter::new(stdout.lock());
+    match args.format {
+        ListFormat::Table => {
+            let total = store.count(&filter)?;
+            let limit = args.limit.unwrap_or(50);
+            let rows = store.rows(&filter, Some(limit))?;
+            writeln!(
+                out,
+                "{:<12}  {:<20}  {:<28}  {:>9}  SUBJECT",
+                "ID", "ARRIVAL", "FROM DOMAIN", "SIZE"
+            )?;
+            for r in &rows {
+                writeln!(
+                    out,
+                    "{:<12}  {:<20}  {:<28}  {:>9}  {}",
+                    &r.sha256[..12],
+                    r.arrival_time.as_deref().unwrap_or("-"),
+                    clip(r.from_domain.as_deref().unwrap_or("-"), 28),
+                    r.size,
+                    clip(&one_line(r.subject.as_deref().unwrap_or("")), 60)
+                )?;
+            }
+            let more = total.saturating_sub(rows.len() as u64);
+            if more > 0 {
+                writeln!(
+                    out,
+                    "... {more} more (of {total}); use --limit or --format json"
+                )?;
+            } else {
+                writeln!(out, "{total} messages")?;
+            }
+        }
+        ListFormat::Json => {
+            out.write_all(b"[")?;
+            let mut first = true;
+            store.for_each_record(&filter, args.limit, |r| {
+                if !first {
+                    out.write_all(b",\n")?;
+                }
+                first = false;
+                serde_json::to_writer(&mut out, &r)?;
+                Ok(())
+            })?;
+            out.write_all(b"]\n")?;
+        }
+        ListFormat::Ndjson => {
+            store.for_each_record(&filter, args.limit, |r| {
+                serde_json::to_writer(&mut out, &r)?;
+                out.write_all(b"\n")?;
+                Ok(())
+            })?;
+        }
+    }
+    out.flush()?;
+    Ok(())
+}
+
+/// Control characters from mail never reach the terminal.
+pub(crate) fn one_line(s: &str) -> String {
+    s.chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect()
+}
+
+pub(crate) fn clip(s: &str, max: usize) -> String {
+    if s.chars().count() <= max {
+        s.to_string()
+    } else {
+        let mut out: String = s.chars().take(max.saturating_sub(1)).collect();
+        out.push('…');
+        out
+    }
+}
+
+/// `50M`, `1G`, `4096`, `512K` -> bytes.
+fn parse_size(s: &str) -> Result<u64, String> {
+    let s = s.trim();
+    let (digits, mult) = match s.char_indices().find(|(_, c)| !c.is_ascii_digit()) {
+        None => (s, 1),
+        Some((i, _)) => {
+            let unit = s[i..].trim().to_ascii_uppercase();
+            let mult = match unit.trim_end_matches('B').trim_end_matches('I') {
+                "" => 1,
+                "K" => 1 << 10,
+                "M" => 1 << 20,
+                "G" => 1 << 30,
+                _ => return Err(format!("unknown size unit in {s:?} (use K, M or G)")),
+            };
+            (&s[..i], mult)
+        }
+    };
+    let n: u64 = digits.parse().map_err(|_| format!("not a size: {s:?}"))?;
+    n.checked_mul(mult)
+        .ok_or_else(|| format!("size too large: {s:?}"))
+}
+
+/// RFC 3339 or a bare date, normalised to RFC 3339 UTC for comparison.
+fn parse_time(s: &str) -> Result<String, String> {
+    let full = if s.len() == 10 {
+        format!("{s}T00:00:00Z")
+    } else {
+        s.to_string()
+    };
+    mail_parser::DateTime::parse_rfc3339(&full)
+        .filter(|d| d.is_valid())
+        .map(|d| wavetrace_core::parse::rfc3339_utc(d.to_timestamp()))
+        .ok_or_else(|| format!("not an RFC 3339 time or YYYY-MM-DD date: {s:?}"))
+}
+
+/// The current time, for the scan log only (never a message's time).
+pub(crate) fn now_rfc3339() -> String {
+    let secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0);
+    wavetrace_core::parse::rfc3339_utc(secs)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes() {
+        assert_eq!(parse_size("50M"), Ok(50 << 20));
+        assert_eq!(parse_size("4096"), Ok(4096));
+        assert_eq!(parse_size("1GiB"), Ok(1 << 30));
+        assert!(parse_size("5X").is_err());
+        assert!(parse_size("").is_err());
+    }
+
+    #[test]
+    fn times() {
+        assert_eq!(
+            parse_time("2020-10-20").as_deref(),
+            Ok("2020-10-20T00:00:00Z")
+        );
+        assert_eq!(
+            parse_time("2020-10-20T12:00:00-04:00").as_deref(),
+            Ok("2020-10-20T16:00:00Z")
+        );
+        assert!(parse_time("yesterday").is_err());
+    }
+}

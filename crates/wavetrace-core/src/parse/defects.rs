@@ -22,6 +22,10 @@ pub enum DefectCode {
     MissingDate,
     /// A Date header that does not parse as an RFC 5322 date.
     UnparseableDate,
+    /// A Date that needed repair to be read (no time zone: read as UTC; a
+    /// three-digit year: 1900 added, RFC 5322 4.3); `date` holds the repaired
+    /// value and `date_raw` what was written.
+    DateRepaired,
     /// A Message-ID header without a parseable msg-id.
     InvalidMessageId,
     /// A header that may appear at most once appears several times
@@ -57,11 +61,12 @@ pub enum DefectCode {
 
 impl DefectCode {
     /// Every code, in documentation order.
-    pub const ALL: [DefectCode; 18] = [
+    pub const ALL: [DefectCode; 19] = [
         DefectCode::MissingFrom,
         DefectCode::InvalidFrom,
         DefectCode::MissingDate,
         DefectCode::UnparseableDate,
+        DefectCode::DateRepaired,
         DefectCode::InvalidMessageId,
         DefectCode::DuplicateHeader,
         DefectCode::InvalidUtf8Header,
@@ -85,6 +90,7 @@ impl DefectCode {
             DefectCode::InvalidFrom => "invalid_from",
             DefectCode::MissingDate => "missing_date",
             DefectCode::UnparseableDate => "unparseable_date",
+            DefectCode::DateRepaired => "date_repaired",
             DefectCode::InvalidMessageId => "invalid_message_id",
             DefectCode::DuplicateHeader => "duplicate_header",
             DefectCode::InvalidUtf8Header => "invalid_utf8_header",

@@ -250,11 +250,8 @@ fn build_record(
             None
         }
         Some(value) => {
-            let first = value
-                .as_address()
-                .and_then(|a| a.iter().next())
-                .map(mailbox);
-            if first.as_ref().is_none_or(|m| m.address.is_none()) {
+            let (first, clean) = value.as_address().map_or((None, false), from_mailbox);
+            if !clean {
                 defects.add(
                     DefectCode::InvalidFrom,
                     message
@@ -271,16 +268,24 @@ fn build_record(
             defects.add(DefectCode::MissingDate, None);
             (None, None)
         }
-        Some(value) => match value.as_datetime().filter(|d| d.is_valid()) {
-            Some(d) => (Some(d.to_timestamp()), None),
-            None => {
-                let raw_value = message
-                    .header_raw(HeaderName::Date)
-                    .map(|r| clip(unfold(r).trim(), 200));
-                defects.add(DefectCode::UnparseableDate, raw_value.clone());
-                (None, raw_value)
+        Some(value) => {
+            let raw_value = message
+                .header_raw(HeaderName::Date)
+                .map(|r| clip(unfold(r).trim(), 200));
+            match value.as_datetime().filter(|d| d.is_valid()) {
+                Some(d) => (Some(d.to_timestamp()), None),
+                None => match raw_value.as_deref().and_then(repair_date) {
+                    Some((t, repair)) => {
+                        defects.add(DefectCode::DateRepaired, Some(repair.to_string()));
+                        (Some(t), raw_value)
+                    }
+                    None => {
+                        defects.add(DefectCode::UnparseableDate, raw_value.clone());
+                        (None, raw_value)
+                    }
+                },
             }
-        },
+        }
     };
 
     let message_id = message.message_id().map(|s| s.to_string());
@@ -427,14 +432,87 @@ fn arrival(
 /// (RFC 5322 3.6.7).
 pub fn received_date(raw: &str) -> Option<i64> {
     let (_, date) = raw.rsplit_once(';')?;
-    DateTime::parse_rfc822(date.trim())
+    let date = date.trim();
+    DateTime::parse_rfc822(date)
         .filter(|d| d.is_valid())
         .map(|d| d.to_timestamp())
+        .or_else(|| repair_date(date).map(|(t, _)| t))
+}
+
+/// Reads the two date mistakes that old and careless mailers make, as
+/// RFC 5322 4.3 says to read them: a year of three digits (or `0102`, the
+/// C `tm_year` bug) is 1900 plus it; a date without a zone is read as UTC.
+/// Returns the time and what was repaired.
+pub fn repair_date(raw: &str) -> Option<(i64, &'static str)> {
+    let mut tokens: Vec<String> = raw.split_whitespace().map(str::to_string).collect();
+    let mut repairs = Vec::new();
+    for t in tokens.iter_mut() {
+        if (3..=4).contains(&t.len()) && t.bytes().all(|b| b.is_ascii_digit()) {
+            if let Ok(year) = t.parse::<u32>() {
+                if year < 1000 {
+                    *t = (year + 1900).to_string();
+                    repairs.push("year");
+                }
+            }
+        }
+    }
+    let has_zone = tokens.last().is_some_and(|t| {
+        t.starts_with(['+', '-']) || t.chars().all(|c| c.is_ascii_alphabetic()) && !t.contains(',')
+    });
+    if !has_zone {
+        tokens.push("+0000".to_string());
+        repairs.push("zone");
+    }
+    if repairs.is_empty() {
+        return None;
+    }
+    let t = DateTime::parse_rfc822(&tokens.join(" "))
+        .filter(|d| d.is_valid())?
+        .to_timestamp();
+    let what = match (repairs.contains(&"year"), repairs.contains(&"zone")) {
+        (true, true) => "three-digit year read as 1900+year; no time zone, read as UTC",
+        (true, false) => "three-digit year read as 1900+year",
+        _ => "no time zone, read as UTC",
+    };
+    Some((t, what))
 }
 
 /// Unix seconds as RFC 3339 UTC (`2020-10-20T14:03:00Z`).
 pub fn rfc3339_utc(t: i64) -> String {
     DateTime::from_timestamp(t).to_rfc3339()
+}
+
+/// The From mailbox, best effort. Spam often writes an unquoted comma in
+/// the display name (`Bank Team ,_<x@y>`, `Shop, jehd <x@y>`), which RFC 5322
+/// reads as a list whose first mailbox has no address. Then the first
+/// mailbox with an address is taken and the names before it form the
+/// display name. Returns whether the header was clean (one mailbox, with an
+/// address).
+fn from_mailbox(address: &Address<'_>) -> (Option<Mailbox>, bool) {
+    let addrs: Vec<&mail_parser::Addr<'_>> = address.iter().take(64).collect();
+    let Some(first) = addrs.first() else {
+        return (None, false);
+    };
+    if first.address().is_some_and(|a| !a.trim().is_empty()) {
+        return (Some(mailbox(first)), true);
+    }
+    let Some(pos) = addrs
+        .iter()
+        .position(|a| a.address().is_some_and(|a| !a.trim().is_empty()))
+    else {
+        return (Some(mailbox(first)), false);
+    };
+    let mut found = mailbox(addrs[pos]);
+    let names: Vec<&str> = addrs[..=pos]
+        .iter()
+        .filter_map(|a| a.name())
+        .map(str::trim)
+        .filter(|n| n.chars().any(char::is_alphanumeric))
+        .collect();
+    if !names.is_empty() {
+        found.name = Some(names.join(", "));
+    }
+    (Some(found), false)
 }
 
 fn mailbox(addr: &mail_parser::Addr<'_>) -> Mailbox {

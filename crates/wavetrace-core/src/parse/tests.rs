@@ -201,3 +201,40 @@ proptest! {
         prop_assert!(r.is_ok());
     }
 }
+
+#[test]
+fn from_with_an_unquoted_comma_is_read_best_effort() {
+    let r = analyse_ok(b"From: Microsoft account team ,_<no-reply@access-example.com>\nSubject: s\nDate: Tue, 20 Oct 2020 12:00:00 +0000\n\nx\n");
+    let from = r.from.as_ref().unwrap();
+    assert_eq!(from.address.as_deref(), Some("no-reply@access-example.com"));
+    assert_eq!(from.name.as_deref(), Some("Microsoft account team"));
+    assert_eq!(r.defects[0].code, DefectCode::InvalidFrom);
+    let r = analyse_ok(b"From: Shop, jehd <service@shop.example>\nSubject: s\nDate: Tue, 20 Oct 2020 12:00:00 +0000\n\nx\n");
+    assert_eq!(r.from.as_ref().unwrap().name.as_deref(), Some("Shop, jehd"));
+}
+
+#[test]
+fn old_dates_are_repaired_as_rfc5322_says() {
+    assert_eq!(
+        repair_date("Wed, 24 Jul 2002 02:42:22")
+            .map(|(t, _)| rfc3339_utc(t))
+            .as_deref(),
+        Some("2002-07-24T02:42:22Z")
+    );
+    assert_eq!(
+        repair_date("Wed, 17 Jul 0102 09:53:05 -0200")
+            .map(|(t, _)| rfc3339_utc(t))
+            .as_deref(),
+        Some("2002-07-17T11:53:05Z")
+    );
+    assert_eq!(
+        repair_date("Tue, 23 Jul 2002 14:05:04 +0000"),
+        None,
+        "nothing to repair"
+    );
+    assert_eq!(repair_date("garbage"), None);
+    let r = analyse_ok(b"From: a@b.example\nDate: Wed, 24 Jul 2002 02:42:22\n\nx\n");
+    assert_eq!(r.date.as_deref(), Some("2002-07-24T02:42:22Z"));
+    assert_eq!(r.date_raw.as_deref(), Some("Wed, 24 Jul 2002 02:42:22"));
+    assert_eq!(r.defects[0].code, DefectCode::DateRepaired);
+}

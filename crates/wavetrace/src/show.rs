@@ -1,0 +1,140 @@
+//! `wavetrace show`: one record as readable text. Every string from mail
+//! goes through `one_line`, so no control character reaches the terminal.
+
+use std::fmt::Write;
+
+use wavetrace_core::record::{Mailbox, MessageRecord};
+
+use crate::{clip, one_line};
+
+fn mailbox(m: &Mailbox) -> String {
+    match (&m.name, &m.address) {
+        (Some(n), Some(a)) => format!("\"{}\" <{}>", one_line(n), one_line(a)),
+        (None, Some(a)) => one_line(a),
+        (Some(n), None) => format!("\"{}\" (no address)", one_line(n)),
+        (None, None) => "(empty)".to_string(),
+    }
+}
+
+/// Renders a record for a terminal.
+pub fn render(r: &MessageRecord) -> String {
+    let mut s = String::new();
+    let opt = |v: &Option<String>| v.as_deref().map(one_line).unwrap_or_else(|| "-".into());
+    let _ = writeln!(s, "message     {}", r.sha256);
+    let _ = writeln!(s, "source      {}", one_line(&r.source));
+    for other in r.sources.iter().skip(1) {
+        let _ = writeln!(s, "            also {}", one_line(other));
+    }
+    let _ = writeln!(s, "size        {} bytes", r.size);
+    let _ = writeln!(s, "message-id  {}", opt(&r.message_id));
+    let _ = writeln!(s, "subject     {}", opt(&r.subject));
+    let _ = writeln!(
+        s,
+        "from        {}",
+        r.from.as_ref().map(mailbox).unwrap_or_else(|| "-".into())
+    );
+    if let Some(sender) = &r.sender {
+        let _ = writeln!(s, "sender      {}", mailbox(sender));
+    }
+    for m in &r.reply_to {
+        let _ = writeln!(s, "reply-to    {}", mailbox(m));
+    }
+    let _ = writeln!(s, "return-path {}", opt(&r.return_path));
+    let _ = writeln!(
+        s,
+        "to          {} recipient(s){}",
+        r.to_count,
+        if r.cc_count > 0 {
+            format!(", cc {}", r.cc_count)
+        } else {
+            String::new()
+        }
+    );
+    let date = match (&r.date, &r.date_raw) {
+        (Some(d), _) => d.clone(),
+        (None, Some(raw)) => format!("unparseable: {}", one_line(raw)),
+        (None, None) => "-".into(),
+    };
+    let _ = writeln!(s, "date        {date}");
+    let arrival_from = r
+        .arrival_time_source
+        .map(|a| {
+            format!(
+                " (from {})",
+                serde_json::to_value(a)
+                    .ok()
+                    .and_then(|v| v.as_str().map(str::to_string))
+                    .unwrap_or_default()
+            )
+        })
+        .unwrap_or_default();
+    let _ = writeln!(s, "arrival     {}{arrival_from}", opt(&r.arrival_time));
+    if let Some(mailer) = r.x_mailer.as_ref().or(r.user_agent.as_ref()) {
+        let _ = writeln!(s, "mailer      {}", one_line(mailer));
+    }
+    if let Some(list) = r.list.as_ref().and_then(|l| l.id.as_ref()) {
+        let _ = writeln!(s, "list        {}", one_line(list));
+    }
+    let _ = writeln!(
+        s,
+        "mime        {} ({} parts)",
+        one_line(&r.mime.structure),
+        r.mime.part_count
+    );
+    let _ = writeln!(s, "\nreceived ({} hops, topmost first)", r.received.len());
+    for (i, h) in r.received.iter().enumerate() {
+        let _ = writeln!(s, "  [{i}] {}", clip(&one_line(&h.raw), 200));
+    }
+    if !r.urls.is_empty() {
+        let _ = writeln!(s, "\nurls ({})", r.urls.len());
+        for u in r.urls.iter().take(30) {
+            let ctx = serde_json::to_value(u.found_in)
+                .ok()
+                .and_then(|v| v.as_str().map(str::to_string))
+                .unwrap_or_default();
+            let _ = writeln!(s, "  {ctx:<5} {}", clip(&one_line(&u.url), 160));
+        }
+        if r.urls.len() > 30 {
+            let _ = writeln!(s, "  ... {} more (--format json)", r.urls.len() - 30);
+        }
+    }
+    if !r.attachments.is_empty() {
+        let _ = writeln!(s, "\nattachments ({})", r.attachments.len());
+        for a in &r.attachments {
+            let sniffed = match &a.sniffed_type {
+                Some(t) if t != &a.declared_type => format!(" (content is {t})"),
+                _ => String::new(),
+            };
+            let _ = writeln!(
+                s,
+                "  {} {} {} bytes{sniffed} sha256 {}",
+                one_line(a.filename.as_deref().unwrap_or("(no name)")),
+                a.declared_type,
+                a.size,
+                a.sha256
+            );
+        }
+    }
+    if !r.defects.is_empty() {
+        let _ = writeln!(s, "\ndefects");
+        for d in &r.defects {
+            let _ = writeln!(
+                s,
+                "  {}{}",
+                d.code.as_str(),
+                d.detail
+                    .as_deref()
+                    .map(|x| format!(": {}", clip(&one_line(x), 120)))
+                    .unwrap_or_default()
+            );
+        }
+    }
+    let text = r.body.text.trim();
+    if !text.is_empty() {
+        let _ = writeln!(s, "\nbody (first 600 characters)");
+        for line in clip(text, 600).lines() {
+            let _ = writeln!(s, "  {}", one_line(line));
+        }
+    }
+    s
+}
