@@ -7,10 +7,7 @@ fn message(raw: &str, source: &str) -> NewMessage {
         ..Default::default()
     };
     let record = analyse(raw.as_bytes(), &sighting, &ParseLimits::default()).expect("mail");
-    NewMessage {
-        record,
-        raw_compressed: compress_raw(raw.as_bytes()),
-    }
+    NewMessage::prepare(record, raw.as_bytes()).unwrap()
 }
 
 const A: &str = "Received: from x ([198.51.100.7]) by mx; Tue, 20 Oct 2020 14:03:00 +0000\nFrom: a@evil.example\nMessage-ID: <a1@evil.example>\nSubject: one\n\nhttps://login.evil.example/x\n";

@@ -28,7 +28,7 @@ use crate::inputs::{read_input, walk, Item, ReadOptions, RejectKind, Unit};
 /// Messages per batch (one transaction each).
 const BATCH_MESSAGES: usize = 512;
 /// Bytes per batch, so a batch of large messages stays small.
-const BATCH_BYTES: usize = 64 << 20;
+const BATCH_BYTES: usize = 16 << 20;
 /// Attached originals taken from one report.
 const MAX_ATTACHED_ORIGINALS: usize = 100;
 
@@ -78,7 +78,7 @@ pub struct ScanSummary {
 }
 
 enum Analysed {
-    Message(NewMessage),
+    Message(Box<NewMessage>),
     Rejected {
         source: String,
         kind: RejectKind,
@@ -139,7 +139,7 @@ pub fn run(cfg: &ScanConfig) -> anyhow::Result<ScanSummary> {
                 let mut rejects = Vec::new();
                 for item in batch {
                     match item {
-                        Analysed::Message(m) => messages.push(m),
+                        Analysed::Message(m) => messages.push(*m),
                         Analysed::Rejected {
                             source,
                             kind,
@@ -281,7 +281,7 @@ fn analyse_item(item: Item, cfg: &ScanConfig) -> Vec<Analysed> {
 fn analyse_unit(unit: Unit, limits: &ParseLimits) -> Analysed {
     match analyse(&unit.bytes, &unit.sighting, limits) {
         Ok(record) => match NewMessage::prepare(record, &unit.bytes) {
-            Ok(message) => Analysed::Message(message),
+            Ok(message) => Analysed::Message(Box::new(message)),
             Err(e) => Analysed::Rejected {
                 source: unit.sighting.source,
                 kind: RejectKind::Unreadable,

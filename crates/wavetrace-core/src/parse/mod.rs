@@ -347,15 +347,10 @@ fn build_record(
             .reply_to()
             .map(|a| a.iter().take(limits.max_recipients).map(mailbox).collect())
             .unwrap_or_default(),
-        return_path: message
-            .return_address()
-            .map(|s| {
-                s.trim()
-                    .trim_start_matches('<')
-                    .trim_end_matches('>')
-                    .to_string()
-            })
-            .filter(|s| !s.is_empty()),
+        return_path: headers
+            .iter()
+            .find(|h| h.name == HeaderName::ReturnPath)
+            .map(|h| return_path(header_slice(raw, h.offset_start, h.offset_end))),
         to,
         to_count,
         cc,
@@ -475,6 +470,18 @@ pub fn repair_date(raw: &str) -> Option<(i64, &'static str)> {
         _ => "no time zone, read as UTC",
     };
     Some((t, what))
+}
+
+/// The address of the topmost Return-Path (RFC 5321 4.4: written at final
+/// delivery): the text inside `<>`, empty for the null reverse-path `<>`.
+fn return_path(raw: &str) -> String {
+    let value = unfold(raw);
+    let value = value.trim();
+    let inner = match (value.find('<'), value.rfind('>')) {
+        (Some(start), Some(end)) if start < end => &value[start + 1..end],
+        _ => value,
+    };
+    clip(inner.trim(), 320)
 }
 
 /// Unix seconds as RFC 3339 UTC (`2020-10-20T14:03:00Z`).

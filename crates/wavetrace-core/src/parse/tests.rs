@@ -238,3 +238,16 @@ fn old_dates_are_repaired_as_rfc5322_says() {
     assert_eq!(r.date_raw.as_deref(), Some("Wed, 24 Jul 2002 02:42:22"));
     assert_eq!(r.defects[0].code, DefectCode::DateRepaired);
 }
+
+#[test]
+fn return_path_is_the_header_only() {
+    assert_eq!(
+        analyse_ok(SIMPLE.as_bytes()).return_path,
+        None,
+        "no fallback to From"
+    );
+    let r = analyse_ok(b"Return-Path: <bounce@list.example>\nReturn-Path: <older@x.example>\nFrom: a@b.example\n\nx\n");
+    assert_eq!(r.return_path.as_deref(), Some("bounce@list.example"));
+    let r = analyse_ok(b"Return-Path: <>\nFrom: a@b.example\n\nx\n");
+    assert_eq!(r.return_path.as_deref(), Some(""));
+}

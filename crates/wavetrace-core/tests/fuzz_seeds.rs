@@ -1,0 +1,55 @@
+//! Replays the fuzz seed corpus (`fuzz/corpus/<target>/`) through the same
+//! entry points as the fuzz targets, so CI (stable, no libFuzzer) still runs
+//! every seed and every crash reproducer committed there.
+
+use std::io::Read;
+use std::path::Path;
+
+use wavetrace_core::ingest::{gzip::BoundedGzip, mbox::MboxReader, unwrap::attached_originals};
+use wavetrace_core::parse::analyse;
+
+fn seeds(target: &str) -> Vec<Vec<u8>> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../fuzz/corpus")
+        .join(target);
+    let mut files: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .collect();
+    files.sort();
+    let seeds: Vec<Vec<u8>> = files.iter().map(|p| std::fs::read(p).unwrap()).collect();
+    assert!(!seeds.is_empty(), "no seeds for {target}");
+    seeds
+}
+
+#[test]
+fn parse_message_seeds() {
+    for seed in seeds("parse_message") {
+        let _ = analyse(&seed, &Default::default(), &Default::default());
+    }
+}
+
+#[test]
+fn mbox_seeds() {
+    for seed in seeds("mbox") {
+        assert!(MboxReader::new(&seed[..], 4096).count() > 0);
+    }
+}
+
+#[test]
+fn unwrap_report_seeds() {
+    for seed in seeds("unwrap_report") {
+        let _ = attached_originals(&seed, 16);
+    }
+}
+
+#[test]
+fn gzip_seeds() {
+    for seed in seeds("gzip") {
+        let mut out = Vec::new();
+        let _ = BoundedGzip::new(&seed[..], 50)
+            .take(1 << 22)
+            .read_to_end(&mut out);
+    }
+}
