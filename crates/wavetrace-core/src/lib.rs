@@ -3,11 +3,14 @@
 //! Bytes in, records out. The pipeline, one module per stage:
 //!
 //! * [`ingest`]: containers (mbox, gzip, forwarded reports) -> message bytes;
-//! * [`parse`]: message bytes -> [`record::MessageRecord`].
+//! * [`parse`]: message bytes -> [`record::MessageRecord`];
+//! * [`origin`]: the Received chain -> path, trust boundary, origin, relay abuse.
 //!
 //! No storage, terminal or command line here: files, DNS, the database and
 //! the clock are the caller's (see ARCHITECTURE.md).
 
+pub mod domain;
 pub mod ingest;
+pub mod origin;
 pub mod parse;
 pub mod record;

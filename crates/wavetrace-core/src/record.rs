@@ -7,9 +7,18 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::origin::chain::{Anomaly, ClaimedHop, PathStep};
+use crate::origin::infra::Finding;
+use crate::origin::received::ReceivedHop;
+use crate::origin::Origin;
+
 /// Version of the record layout; bumped when a stage adds fields so stored
 /// records can be told apart (and re-analysed with `wavetrace reanalyse`).
-pub const RECORD_SCHEMA_VERSION: u32 = 1;
+///
+/// 1: the foundation; 2: origin tracing (`received[i]` parsed fields,
+/// `path`, `trust_boundary`, `origin`, `claimed_path`, `trace_anomalies`,
+/// `findings`).
+pub const RECORD_SCHEMA_VERSION: u32 = 2;
 
 /// Everything wavetrace knows about one distinct message (one sha256).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -59,6 +68,27 @@ pub struct MessageRecord {
     pub references: Vec<String>,
     /// Received headers in header order (topmost first).
     pub received: Vec<ReceivedHeader>,
+    /// The Received chain bottom-up (oldest first) with per-hop delays and
+    /// each hop's side of the trust boundary.
+    #[serde(default)]
+    pub path: Vec<PathStep>,
+    /// Index (into `received`) of the first trusted hop: the receiving
+    /// organisation's server that accepted the message from outside.
+    #[serde(default)]
+    pub trust_boundary: Option<usize>,
+    /// The connecting side of the first trusted hop, which no sender can forge.
+    #[serde(default)]
+    pub origin: Option<Origin>,
+    /// Hops below the trust boundary: written by the sender side, claims only.
+    #[serde(default)]
+    pub claimed_path: Vec<ClaimedHop>,
+    /// What looks wrong in the Received chain.
+    #[serde(default)]
+    pub trace_anomalies: Vec<Anomaly>,
+    /// Conclusions with their evidence (e.g. `relay_abuse`: sent through an
+    /// unrelated organisation's server, described as a victim's).
+    #[serde(default)]
+    pub findings: Vec<Finding>,
     /// RFC 2369/2919 list headers, present for mailing-list mail.
     pub list: Option<ListHeaders>,
     /// Precedence header (bulk, list, junk).
@@ -93,7 +123,7 @@ impl MessageRecord {
         for header in &self.received {
             for token in header
                 .raw
-                .split(|c: char| matches!(c, '[' | ']' | '(' | ')' | ' ' | '\t' | ',' | ';' | '='))
+                .split(['[', ']', '(', ')', ' ', '\t', ',', ';', '='])
             {
                 let token = token
                     .strip_prefix("IPv6:")
@@ -115,7 +145,10 @@ impl MessageRecord {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ArrivalSource {
-    /// The date the topmost Received header was stamped with.
+    /// The timestamp written by the first trusted hop (origin tracing).
+    TrustedHop,
+    /// The date the topmost Received header was stamped with (no trusted
+    /// hop with a date was found).
     Received,
     /// The Date header (written by the sender: a claim).
     Date,
@@ -134,11 +167,15 @@ pub struct Mailbox {
     pub domain: Option<String>,
 }
 
-/// One Received header. Origin tracing adds parsed fields beside `raw`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// One Received header: the value as written, and beside it the fields
+/// origin tracing parsed from it (see [`ReceivedHop`]).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ReceivedHeader {
     /// The header value, unfolded, as written.
     pub raw: String,
+    /// The parsed fields.
+    #[serde(flatten)]
+    pub hop: ReceivedHop,
 }
 
 /// Mailing-list headers (RFC 2369, RFC 2919), raw values.

@@ -53,3 +53,25 @@ fn gzip_seeds() {
             .read_to_end(&mut out);
     }
 }
+
+#[test]
+fn received_seeds() {
+    use wavetrace_core::origin::{parse_received, trace, TraceInput, TrustConfig};
+    for seed in seeds("received") {
+        let text = String::from_utf8_lossy(&seed);
+        let _ = parse_received(&text);
+        let chain: Vec<String> = text.split('\n').map(str::to_string).collect();
+        let input = TraceInput {
+            received: &chain,
+            headers: &[],
+            from_domain: Some("example.com"),
+            envelope_sender_domain: None,
+            dkim_domains: &[],
+            now: 1_800_000_000,
+        };
+        assert_eq!(
+            trace(&input, &TrustConfig::default()).hops.len(),
+            chain.len()
+        );
+    }
+}

@@ -1,12 +1,12 @@
 use super::*;
-use wavetrace_core::parse::{analyse, ParseLimits, Sighting};
+use wavetrace_core::parse::{analyse, AnalysisConfig, Sighting};
 
 fn message(raw: &str, source: &str) -> NewMessage {
     let sighting = Sighting {
         source: source.into(),
         ..Default::default()
     };
-    let record = analyse(raw.as_bytes(), &sighting, &ParseLimits::default()).expect("mail");
+    let record = analyse(raw.as_bytes(), &sighting, &AnalysisConfig::default()).expect("mail");
     NewMessage::prepare(record, raw.as_bytes()).unwrap()
 }
 

@@ -3,6 +3,7 @@
 //! 0 success, 1 operational error or not found, 2 usage error, 3 a
 //! validation failure.
 
+mod config;
 mod inputs;
 mod reanalyse;
 mod scan;
@@ -14,7 +15,7 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use clap::{Args, Parser, Subcommand, ValueEnum};
-use wavetrace_core::parse::ParseLimits;
+use wavetrace_core::parse::{AnalysisConfig, ParseLimits};
 use wavetrace_store::{Lookup, MessageFilter, Store};
 
 /// Detect, cluster and trace malicious email campaigns.
@@ -24,6 +25,9 @@ struct Cli {
     /// The database (SQLite).
     #[arg(long, global = true, default_value = "wavetrace.db")]
     db: PathBuf,
+    /// The configuration file (default: ./wavetrace.toml when it exists).
+    #[arg(long, global = true)]
+    config: Option<PathBuf>,
     #[command(subcommand)]
     command: Command,
 }
@@ -37,7 +41,7 @@ enum Command {
     /// Show one message (sha256 prefix of 8+ hex characters, or Message-ID).
     Show(ShowArgs),
     /// Recompute every stored record from the stored raw bytes.
-    Reanalyse,
+    Reanalyse(ReanalyseArgs),
 }
 
 #[derive(Debug, Args)]
@@ -63,6 +67,14 @@ struct ScanArgs {
     /// List every rejected input and malformed message with the reason.
     #[arg(long, short)]
     verbose: bool,
+    #[command(flatten)]
+    trust: config::TrustArgs,
+}
+
+#[derive(Debug, Args)]
+struct ReanalyseArgs {
+    #[command(flatten)]
+    trust: config::TrustArgs,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -162,7 +174,11 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     max_message_size: usize::try_from(args.max_message_size).unwrap_or(usize::MAX),
                     max_gzip_ratio: args.max_gzip_ratio.max(1),
                 },
-                limits: ParseLimits::default(),
+                analysis: AnalysisConfig {
+                    limits: ParseLimits::default(),
+                    trust: config::trust_config(cli.config.as_deref(), &args.trust)?,
+                    now: Some(now_unix()),
+                },
                 ndjson: matches!(args.format, ScanFormat::Ndjson),
                 verbose: args.verbose,
                 progress: std::io::stderr().is_terminal(),
@@ -193,9 +209,14 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 }
             }
         }
-        Command::Reanalyse => {
+        Command::Reanalyse(args) => {
+            let analysis = AnalysisConfig {
+                limits: ParseLimits::default(),
+                trust: config::trust_config(cli.config.as_deref(), &args.trust)?,
+                now: Some(now_unix()),
+            };
             let mut store = open_existing(&cli.db)?;
-            let n = reanalyse::run(&mut store, &ParseLimits::default())?;
+            let n = reanalyse::run(&mut store, &analysis)?;
             eprintln!("re-analysed {n} messages in {}", cli.db.display());
         }
     }
@@ -332,13 +353,18 @@ fn parse_time(s: &str) -> Result<String, String> {
         .ok_or_else(|| format!("not an RFC 3339 time or YYYY-MM-DD date: {s:?}"))
 }
 
-/// The current time, for the scan log only (never a message's time).
-pub(crate) fn now_rfc3339() -> String {
-    let secs = std::time::SystemTime::now()
+/// The current time (Unix seconds): for the scan log and to flag Received
+/// timestamps in the future; never a message's time.
+pub(crate) fn now_unix() -> i64 {
+    std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_secs() as i64)
-        .unwrap_or(0);
-    wavetrace_core::parse::rfc3339_utc(secs)
+        .unwrap_or(0)
+}
+
+/// [`now_unix`] as RFC 3339, for the scan log.
+pub(crate) fn now_rfc3339() -> String {
+    wavetrace_core::parse::rfc3339_utc(now_unix())
 }
 
 #[cfg(test)]

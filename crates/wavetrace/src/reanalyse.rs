@@ -3,14 +3,14 @@
 
 use rayon::prelude::*;
 use wavetrace_core::ingest::mbox::envelope_date;
-use wavetrace_core::parse::{analyse, ParseLimits, Sighting};
+use wavetrace_core::parse::{analyse, AnalysisConfig, Sighting};
 use wavetrace_core::record::MessageRecord;
 use wavetrace_store::Store;
 
 const BATCH: usize = 1_000;
 
 /// Re-analyses every stored message; returns how many were updated.
-pub fn run(store: &mut Store, limits: &ParseLimits) -> anyhow::Result<u64> {
+pub fn run(store: &mut Store, config: &AnalysisConfig) -> anyhow::Result<u64> {
     let pool = rayon::ThreadPoolBuilder::new()
         .stack_size(8 << 20)
         .build()?;
@@ -30,7 +30,7 @@ pub fn run(store: &mut Store, limits: &ParseLimits) -> anyhow::Result<u64> {
                     };
                     // Stored bytes were mail when stored; a record that no
                     // longer parses keeps its previous record.
-                    analyse(&stored.raw, &sighting, limits)
+                    analyse(&stored.raw, &sighting, config)
                         .ok()
                         .filter(|r| r.sha256 == stored.sha256)
                 })

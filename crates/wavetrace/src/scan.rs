@@ -19,7 +19,7 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use rayon::prelude::*;
 use serde::Serialize;
 use wavetrace_core::ingest::unwrap::attached_originals;
-use wavetrace_core::parse::{analyse, ParseLimits, Sighting};
+use wavetrace_core::parse::{analyse, AnalysisConfig, Sighting};
 use wavetrace_core::record::{Container, ContainerKind, MessageRecord};
 use wavetrace_store::{NewMessage, Store, WriteOutcome};
 
@@ -39,7 +39,7 @@ pub struct ScanConfig {
     pub db: std::path::PathBuf,
     pub unwrap_attached: bool,
     pub read: ReadOptions,
-    pub limits: ParseLimits,
+    pub analysis: AnalysisConfig,
     pub ndjson: bool,
     pub verbose: bool,
     pub progress: bool,
@@ -268,18 +268,18 @@ fn analyse_item(item: Item, cfg: &ScanConfig) -> Vec<Analysed> {
                                 },
                                 envelope_time: None,
                             };
-                            analyse_unit(Unit { bytes, sighting }, &cfg.limits)
+                            analyse_unit(Unit { bytes, sighting }, &cfg.analysis)
                         })
                         .collect();
                 }
             }
-            vec![analyse_unit(unit, &cfg.limits)]
+            vec![analyse_unit(unit, &cfg.analysis)]
         }
     }
 }
 
-fn analyse_unit(unit: Unit, limits: &ParseLimits) -> Analysed {
-    match analyse(&unit.bytes, &unit.sighting, limits) {
+fn analyse_unit(unit: Unit, config: &AnalysisConfig) -> Analysed {
+    match analyse(&unit.bytes, &unit.sighting, config) {
         Ok(record) => match NewMessage::prepare(record, &unit.bytes) {
             Ok(message) => Analysed::Message(Box::new(message)),
             Err(e) => Analysed::Rejected {

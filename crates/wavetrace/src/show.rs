@@ -3,6 +3,7 @@
 
 use std::fmt::Write;
 
+use wavetrace_core::origin::chain::PathSide;
 use wavetrace_core::record::{Mailbox, MessageRecord};
 
 use crate::{clip, one_line};
@@ -85,6 +86,7 @@ pub fn render(r: &MessageRecord) -> String {
     for (i, h) in r.received.iter().enumerate() {
         let _ = writeln!(s, "  [{i}] {}", clip(&one_line(&h.raw), 200));
     }
+    render_origin(&mut s, r);
     if !r.urls.is_empty() {
         let _ = writeln!(s, "\nurls ({})", r.urls.len());
         for u in r.urls.iter().take(30) {
@@ -137,4 +139,120 @@ pub fn render(r: &MessageRecord) -> String {
         }
     }
     s
+}
+
+/// The path as a hop list, oldest first, with delays, the trust boundary
+/// and the origin marked; then the anomalies and findings.
+fn render_origin(s: &mut String, r: &MessageRecord) {
+    let _ = writeln!(s, "\npath (oldest hop first)");
+    for step in &r.path {
+        let marker = match step.side {
+            PathSide::Claimed => "claim  ",
+            PathSide::Boundary => "ORIGIN>",
+            PathSide::Trusted => "trusted",
+        };
+        let from = step
+            .from
+            .as_deref()
+            .map(one_line)
+            .unwrap_or_else(|| "?".into());
+        let ip = step
+            .from_ip
+            .map(|ip| format!(" [{ip}]"))
+            .unwrap_or_default();
+        let by = step
+            .by
+            .as_deref()
+            .map(one_line)
+            .unwrap_or_else(|| "?".into());
+        let delay = match step.delay_seconds {
+            Some(d) if d < 0 => format!("  {d} s (clock went backwards)"),
+            Some(d) => format!("  +{d} s"),
+            None => String::new(),
+        };
+        let form = enum_str(&step.form);
+        let form = if form == "relay" {
+            String::new()
+        } else {
+            format!(" ({form})")
+        };
+        let _ = writeln!(
+            s,
+            "  {marker} [{}] {}{ip} -> {}{form}  {}{delay}",
+            step.hop_index,
+            clip(&from, 60),
+            clip(&by, 60),
+            step.timestamp.as_deref().unwrap_or("-"),
+        );
+        if step.side == PathSide::Boundary {
+            let _ = writeln!(
+                s,
+                "  ------- trust boundary: the hops above were written by the receiving side"
+            );
+        }
+    }
+    match &r.origin {
+        Some(o) => {
+            let ip = o.ip.map(|ip| ip.to_string()).unwrap_or_else(|| "-".into());
+            let _ = writeln!(
+                s,
+                "origin      {ip} helo {} rdns {} (hop {}, arrived {})",
+                o.helo
+                    .as_deref()
+                    .map(one_line)
+                    .unwrap_or_else(|| "-".into()),
+                o.rdns
+                    .as_deref()
+                    .map(one_line)
+                    .unwrap_or_else(|| "-".into()),
+                o.hop_index,
+                o.arrival_time.as_deref().unwrap_or("-"),
+            );
+            let relation: Vec<String> = o.relation.iter().map(enum_str).collect();
+            let _ = writeln!(
+                s,
+                "            organisation {}{}; related to: {}",
+                o.org_domain.as_deref().unwrap_or("-"),
+                o.provider
+                    .as_deref()
+                    .map(|p| format!(" (provider {p})"))
+                    .unwrap_or_default(),
+                relation.join(", "),
+            );
+            if let Some(c) = &o.client_ip {
+                let _ = writeln!(s, "            client {} (from {})", c.ip, c.header);
+            }
+        }
+        None => {
+            let _ = writeln!(s, "origin      - (no trusted hop found)");
+        }
+    }
+    for a in &r.trace_anomalies {
+        let hop = a.hop_index.map(|h| format!(" [{h}]")).unwrap_or_default();
+        let _ = writeln!(
+            s,
+            "  anomaly {}{hop}: {}",
+            enum_str(&a.code),
+            clip(&one_line(&a.detail), 160)
+        );
+    }
+    for f in &r.findings {
+        let _ = writeln!(
+            s,
+            "\nFINDING {}: {}",
+            enum_str(&f.code),
+            one_line(&f.summary)
+        );
+        for e in &f.evidence {
+            let _ = writeln!(s, "  - {}", clip(&one_line(e), 200));
+        }
+    }
+}
+
+/// A serde enum's JSON name, for display.
+fn enum_str<T: serde::Serialize>(value: &T) -> String {
+    serde_json::to_value(value)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_string))
+        .unwrap_or_default()
 }

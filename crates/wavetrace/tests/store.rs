@@ -3,7 +3,6 @@
 
 mod common;
 
-use std::path::Path;
 use std::time::Duration;
 
 use common::{counts, repo, unpacked, wavetrace, Db};
@@ -191,5 +190,26 @@ fn messages_filters_formats_and_show() {
     assert!(text.status.success());
     assert!(String::from_utf8_lossy(&text.stdout).contains(with_id["sha256"].as_str().unwrap()));
     assert_eq!(db.run(&["show", "0000000000"]).status.code(), Some(1));
-    let _ = Path::new("");
+}
+
+#[test]
+fn an_ambiguous_id_lists_the_candidates() {
+    let db = Db::new();
+    let dir = db.dir.path().join("m");
+    std::fs::create_dir_all(&dir).unwrap();
+    for body in ["one", "two"] {
+        std::fs::write(
+            dir.join(body),
+            format!("From: a@b.example\nMessage-ID: <same@b.example>\nSubject: {body}\n\n{body}\n"),
+        )
+        .unwrap();
+    }
+    db.scan(&[&dir], &[]);
+    let out = db.run(&["show", "same@b.example"]);
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("ambiguous"), "{stderr}");
+    for r in db.records() {
+        assert!(stderr.contains(r["sha256"].as_str().unwrap()));
+    }
 }

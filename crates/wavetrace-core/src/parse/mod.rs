@@ -23,6 +23,7 @@ use sha2::{Digest, Sha256};
 pub use defects::DefectCode;
 use defects::DefectList;
 
+use crate::origin;
 use crate::record::{
     AnalysisProvenance, ArrivalSource, BodyText, Container, ListHeaders, Mailbox, MessageRecord,
     ReceivedHeader, TextFrom,
@@ -57,6 +58,19 @@ impl Default for ParseLimits {
             max_text_bytes: 1 << 20,
         }
     }
+}
+
+/// What an analysis needs besides the bytes: limits, the trust
+/// configuration (`wavetrace.toml`), and the caller's clock.
+#[derive(Debug, Clone, Default)]
+pub struct AnalysisConfig {
+    /// Bounds on attacker-controlled sizes.
+    pub limits: ParseLimits,
+    /// Where the receiving organisation's trust ends (default: inferred).
+    pub trust: origin::TrustConfig,
+    /// The current time (Unix seconds), to flag Received timestamps far in
+    /// the future; None skips that check (the core never reads the clock).
+    pub now: Option<i64>,
 }
 
 /// Why some bytes are not a message.
@@ -137,11 +151,12 @@ fn trim_end_ws(s: &[u8]) -> &[u8] {
     &s[..end]
 }
 
-/// Analyses one message. Returns the record, or why the bytes are not mail.
+/// Analyses one message (parsing, then origin tracing). Returns the
+/// record, or why the bytes are not mail.
 pub fn analyse(
     raw: &[u8],
     sighting: &Sighting,
-    limits: &ParseLimits,
+    config: &AnalysisConfig,
 ) -> Result<MessageRecord, NotMail> {
     if raw.is_empty() {
         return Err(NotMail::Empty);
@@ -160,7 +175,7 @@ pub fn analyse(
         return Err(NotMail::NoMailHeaders);
     }
     let built = catch_unwind(AssertUnwindSafe(|| {
-        build_record(raw, &message, sighting, limits)
+        build_record(raw, &message, sighting, config)
     }));
     teardown(message);
     Ok(built.unwrap_or_else(|_| fallback_record(raw, sighting)))
@@ -209,6 +224,12 @@ fn fallback_record(raw: &[u8], sighting: &Sighting) -> MessageRecord {
         in_reply_to: Vec::new(),
         references: Vec::new(),
         received: Vec::new(),
+        path: Vec::new(),
+        trust_boundary: None,
+        origin: None,
+        claimed_path: Vec::new(),
+        trace_anomalies: Vec::new(),
+        findings: Vec::new(),
         list: None,
         precedence: None,
         x_mailer: None,
@@ -227,8 +248,9 @@ fn build_record(
     raw: &[u8],
     message: &Message<'_>,
     sighting: &Sighting,
-    limits: &ParseLimits,
+    config: &AnalysisConfig,
 ) -> MessageRecord {
+    let limits = &config.limits;
     let mut defects = DefectList::default();
     let headers = message.headers();
     if headers.len() > limits.max_headers {
@@ -298,17 +320,55 @@ fn build_record(
         );
     }
 
-    let received: Vec<ReceivedHeader> = headers
+    let received_raw: Vec<String> = headers
         .iter()
         .filter(|h| h.name == HeaderName::Received)
-        .map(|h| ReceivedHeader {
-            raw: unfold(header_slice(raw, h.offset_start, h.offset_end))
+        .map(|h| {
+            unfold(header_slice(raw, h.offset_start, h.offset_end))
                 .trim()
-                .to_string(),
+                .to_string()
         })
         .collect();
-
-    let (arrival_time, arrival_time_source) = arrival(&received, date, sighting.envelope_time);
+    let trace_headers: Vec<(String, String)> = headers
+        .iter()
+        .filter(|h| origin::is_trace_header(h.name.as_str()))
+        .take(200)
+        .map(|h| {
+            let value = unfold(header_slice(raw, h.offset_start, h.offset_end));
+            (h.name.as_str().to_string(), clip(value.trim(), 1000))
+        })
+        .collect();
+    let return_path = headers
+        .iter()
+        .find(|h| h.name == HeaderName::ReturnPath)
+        .map(|h| return_path(header_slice(raw, h.offset_start, h.offset_end)));
+    let dkim_domains = dkim_signing_domains(raw, headers);
+    let trace = origin::trace(
+        &origin::TraceInput {
+            received: &received_raw,
+            headers: &trace_headers,
+            from_domain: from.as_ref().and_then(|f| f.domain.as_deref()),
+            envelope_sender_domain: return_path.as_deref().and_then(address_domain).as_deref(),
+            dkim_domains: &dkim_domains,
+            now: config.now.unwrap_or(i64::MAX),
+        },
+        &config.trust,
+    );
+    let trusted_time = trace
+        .trust_boundary
+        .and_then(|b| trace.hops.get(b))
+        .and_then(|h| h.unix_time);
+    let topmost_time = trace.hops.iter().find_map(|h| h.unix_time);
+    let (arrival_time, arrival_time_source) =
+        arrival(trusted_time, topmost_time, date, sighting.envelope_time);
+    let mut hops = trace.hops.into_iter();
+    let received: Vec<ReceivedHeader> = received_raw
+        .into_iter()
+        .map(|raw| ReceivedHeader {
+            raw,
+            hop: hops.next().unwrap_or_default(),
+        })
+        .collect();
 
     let (to, to_count) = mailboxes(message.to(), limits.max_recipients);
     let (cc, cc_count) = mailboxes(message.cc(), limits.max_recipients);
@@ -347,10 +407,7 @@ fn build_record(
             .reply_to()
             .map(|a| a.iter().take(limits.max_recipients).map(mailbox).collect())
             .unwrap_or_default(),
-        return_path: headers
-            .iter()
-            .find(|h| h.name == HeaderName::ReturnPath)
-            .map(|h| return_path(header_slice(raw, h.offset_start, h.offset_end))),
+        return_path,
         to,
         to_count,
         cc,
@@ -359,6 +416,12 @@ fn build_record(
         in_reply_to: id_list(message.in_reply_to()),
         references: id_list(message.references()),
         received,
+        path: trace.path,
+        trust_boundary: trace.trust_boundary,
+        origin: trace.origin,
+        claimed_path: trace.claimed_path,
+        trace_anomalies: trace.anomalies,
+        findings: trace.findings,
         list: list_headers(message),
         precedence: raw_header(message, HeaderName::Other(Cow::Borrowed("Precedence"))),
         x_mailer: raw_header(message, HeaderName::Other(Cow::Borrowed("X-Mailer"))),
@@ -406,21 +469,48 @@ fn check_header_block(
     }
 }
 
-/// The arrival time and where it came from: the first Received header (from
-/// the top) with a valid date, else the Date header, else the mbox envelope.
-/// Origin tracing refines this to the first trusted hop.
+/// The arrival time and where it came from, best evidence first: the
+/// timestamp of the first trusted hop (origin tracing), else the topmost
+/// Received header with a valid date, else the Date header, else the mbox
+/// envelope. Never the scan time.
 fn arrival(
-    received: &[ReceivedHeader],
+    trusted: Option<i64>,
+    topmost: Option<i64>,
     date: Option<i64>,
     envelope: Option<i64>,
 ) -> (Option<i64>, Option<ArrivalSource>) {
-    let stamped = received.iter().find_map(|r| received_date(&r.raw));
-    match (stamped, date, envelope) {
-        (Some(t), _, _) => (Some(t), Some(ArrivalSource::Received)),
-        (None, Some(t), _) => (Some(t), Some(ArrivalSource::Date)),
-        (None, None, Some(t)) => (Some(t), Some(ArrivalSource::Envelope)),
-        _ => (None, None),
-    }
+    [
+        (trusted, ArrivalSource::TrustedHop),
+        (topmost, ArrivalSource::Received),
+        (date, ArrivalSource::Date),
+        (envelope, ArrivalSource::Envelope),
+    ]
+    .into_iter()
+    .find_map(|(t, source)| t.map(|t| (Some(t), Some(source))))
+    .unwrap_or((None, None))
+}
+
+/// The `d=` domains of the DKIM-Signature headers (RFC 6376 3.5), lower
+/// case: origin tracing relates the origin to them. Verification is the
+/// authentication stage's.
+fn dkim_signing_domains(raw: &[u8], headers: &[mail_parser::Header<'_>]) -> Vec<String> {
+    headers
+        .iter()
+        .filter(|h| h.name.as_str().eq_ignore_ascii_case("DKIM-Signature"))
+        .take(20)
+        .filter_map(|h| {
+            let value = header_slice(raw, h.offset_start, h.offset_end);
+            value.split(';').find_map(|tag| {
+                let (name, v) = tag.split_once('=')?;
+                (name.trim() == "d").then(|| {
+                    v.split_whitespace()
+                        .collect::<String>()
+                        .to_ascii_lowercase()
+                })
+            })
+        })
+        .filter(|d| !d.is_empty())
+        .collect()
 }
 
 /// The date a Received header was stamped with: the text after its last `;`

@@ -10,7 +10,7 @@ fn sighting() -> Sighting {
 }
 
 fn analyse_ok(raw: &[u8]) -> MessageRecord {
-    analyse(raw, &sighting(), &ParseLimits::default()).expect("mail")
+    analyse(raw, &sighting(), &AnalysisConfig::default()).expect("mail")
 }
 
 const SIMPLE: &str = "Received: from relay.example (relay.example [203.0.113.5])\r\n\tby mx.example with ESMTP id 1; Tue, 20 Oct 2020 14:03:00 -0400\r\n\
@@ -33,7 +33,7 @@ fn reads_the_fields_of_a_simple_message() {
     assert_eq!(r.subject.as_deref(), Some("Vote or else"));
     assert_eq!(r.date.as_deref(), Some("2020-10-20T16:00:00Z"));
     assert_eq!(r.arrival_time.as_deref(), Some("2020-10-20T18:03:00Z"));
-    assert_eq!(r.arrival_time_source, Some(ArrivalSource::Received));
+    assert_eq!(r.arrival_time_source, Some(ArrivalSource::TrustedHop));
     assert_eq!(r.received.len(), 1);
     assert!(r.received[0]
         .raw
@@ -49,7 +49,7 @@ fn reads_the_fields_of_a_simple_message() {
 
 #[test]
 fn not_mail_is_told_apart() {
-    let limits = ParseLimits::default();
+    let limits = AnalysisConfig::default();
     assert_eq!(analyse(b"", &sighting(), &limits), Err(NotMail::Empty));
     assert_eq!(
         analyse(b"\xFF\xD8\xFF\xE0\x00\x10JFIF", &sighting(), &limits),
@@ -141,7 +141,7 @@ fn deep_nesting_is_bounded() {
     let handle = std::thread::Builder::new()
         .stack_size(2 << 20)
         .spawn(move || {
-            analyse(&raw, &sighting(), &ParseLimits::default())
+            analyse(&raw, &sighting(), &AnalysisConfig::default())
                 .map(|r| (r.mime.max_depth, r.defects))
         })
         .unwrap();
@@ -169,7 +169,7 @@ fn arrival_falls_back_to_date_then_envelope() {
         envelope_time: Some(0),
         ..sighting()
     };
-    let r = analyse(b"Subject: s\n\nx\n", &s, &ParseLimits::default()).unwrap();
+    let r = analyse(b"Subject: s\n\nx\n", &s, &AnalysisConfig::default()).unwrap();
     assert_eq!(r.arrival_time.as_deref(), Some("1970-01-01T00:00:00Z"));
     assert_eq!(r.arrival_time_source, Some(ArrivalSource::Envelope));
 }
@@ -187,7 +187,7 @@ proptest! {
     /// is the sha256 of exactly those bytes.
     #[test]
     fn analyse_is_total(bytes in proptest::collection::vec(any::<u8>(), 0..2000)) {
-        if let Ok(r) = analyse(&bytes, &sighting(), &ParseLimits::default()) {
+        if let Ok(r) = analyse(&bytes, &sighting(), &AnalysisConfig::default()) {
             prop_assert_eq!(r.sha256, sha256_hex(&bytes));
             prop_assert_eq!(r.size, bytes.len() as u64);
         }
@@ -197,7 +197,7 @@ proptest! {
     #[test]
     fn mail_shaped_input_is_mail(subject in "[ -~]{0,80}", from in "[ -~]{0,80}", body in "\\PC{0,400}") {
         let raw = format!("From: {from}\r\nSubject: {subject}\r\n\r\n{body}");
-        let r = analyse(raw.as_bytes(), &sighting(), &ParseLimits::default());
+        let r = analyse(raw.as_bytes(), &sighting(), &AnalysisConfig::default());
         prop_assert!(r.is_ok());
     }
 }
