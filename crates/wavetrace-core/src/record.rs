@@ -188,6 +188,11 @@ pub struct ListHeaders {
     pub help: Option<String>,
     pub owner: Option<String>,
     pub archive: Option<String>,
+    /// The older list markers: `Mailing-List` (ezmlm) and `X-Loop` (SmartList).
+    #[serde(default)]
+    pub mailing_list: Option<String>,
+    #[serde(default)]
+    pub x_loop: Option<String>,
 }
 
 /// A summary of the MIME tree.

@@ -10,9 +10,11 @@
 //! transaction; a batch is one transaction, so a scan killed at any moment
 //! leaves whole batches or nothing, and the next scan adds what is missing.
 
+use std::collections::HashMap;
 use std::path::Path;
 
 use rusqlite::{params, params_from_iter, Connection, OptionalExtension, Transaction};
+use wavetrace_core::campaign;
 use wavetrace_core::record::{Container, MessageRecord};
 
 /// Errors from the store.
@@ -102,6 +104,38 @@ const MIGRATIONS: &[&str] = &[
         kind TEXT NOT NULL,
         reason TEXT NOT NULL
     );",
+    // 2: campaign fingerprints and the current clustering.
+    "CREATE TABLE message_fingerprints (
+        sha256 TEXT PRIMARY KEY REFERENCES messages (sha256),
+        arrival_time INTEGER,
+        fingerprint TEXT NOT NULL
+    );
+    CREATE TABLE campaigns (
+        id TEXT PRIMARY KEY,
+        size INTEGER NOT NULL,
+        first_seen TEXT,
+        last_seen TEXT,
+        members_hash TEXT NOT NULL,
+        summary TEXT NOT NULL
+    );
+    CREATE INDEX campaigns_size ON campaigns (size);
+    CREATE INDEX campaigns_last_seen ON campaigns (last_seen);
+    CREATE TABLE campaign_members (
+        sha256 TEXT PRIMARY KEY,
+        campaign_id TEXT NOT NULL
+    );
+    CREATE INDEX campaign_members_campaign ON campaign_members (campaign_id);
+    CREATE TABLE campaign_links (
+        campaign_id TEXT NOT NULL,
+        a TEXT NOT NULL,
+        b TEXT NOT NULL,
+        evidence TEXT NOT NULL
+    );
+    CREATE INDEX campaign_links_campaign ON campaign_links (campaign_id);
+    CREATE TABLE campaign_aliases (
+        alias TEXT PRIMARY KEY,
+        campaign_id TEXT NOT NULL
+    );",
 ];
 
 /// How raw bytes are stored (`raw_encoding`): an LZ4 block with its
@@ -138,18 +172,71 @@ pub struct NewMessage {
     pub container_json: String,
     /// Raw bytes compressed by [`compress_raw`].
     pub raw_compressed: Vec<u8>,
+    /// The campaign fingerprint as JSON, and the arrival time it was made for.
+    pub fingerprint_json: String,
+    pub arrival_unix: Option<i64>,
 }
 
 impl NewMessage {
-    /// Serialises and compresses what the writer needs.
+    /// Fingerprints, serialises and compresses what the writer needs.
     pub fn prepare(record: MessageRecord, raw: &[u8]) -> Result<NewMessage> {
+        let features = campaign::features(&record);
         Ok(NewMessage {
             record_json: serde_json::to_string(&record)?,
             container_json: serde_json::to_string(&record.container)?,
             raw_compressed: compress_raw(raw),
+            fingerprint_json: serde_json::to_string(&campaign::fingerprint(&features))?,
+            arrival_unix: features.arrival_time,
             record,
         })
     }
+}
+
+/// A stored fingerprint: (sha256, arrival time, fingerprint JSON).
+pub type StoredFingerprint = (String, Option<i64>, String);
+
+/// One campaign as written by [`Store::replace_campaigns`].
+#[derive(Debug, Clone)]
+pub struct CampaignRow {
+    pub id: String,
+    pub size: u64,
+    pub first_seen: Option<String>,
+    pub last_seen: Option<String>,
+    /// A digest of the sorted member list, to tell changed campaigns.
+    pub members_hash: String,
+    /// The campaign summary (JSON).
+    pub summary: String,
+    /// Member sha256s.
+    pub members: Vec<String>,
+    /// Links that explain the membership.
+    pub links: Vec<CampaignLink>,
+}
+
+/// A link between two members: `b` was linked to `a` (already in the
+/// index), for the reasons in `evidence` (JSON).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CampaignLink {
+    pub a: String,
+    pub b: String,
+    pub evidence: String,
+}
+
+/// The stored clustering: campaign id -> (members digest, summary JSON),
+/// and every alias with the campaign it points to.
+#[derive(Debug, Default)]
+pub struct StoredCampaigns {
+    pub campaigns: HashMap<String, (String, String)>,
+    pub aliases: Vec<(String, String)>,
+}
+
+/// Filters for listing campaigns.
+#[derive(Debug, Clone, Default)]
+pub struct CampaignFilter {
+    pub min_size: u64,
+    pub since: Option<String>,
+    pub until: Option<String>,
+    /// Most recent first instead of largest first.
+    pub recent_first: bool,
 }
 
 /// What writing one message did.
@@ -220,6 +307,10 @@ impl Store {
     pub fn open(path: &Path) -> Result<Store> {
         let conn = Connection::open(path)?;
         conn.busy_timeout(std::time::Duration::from_secs(10))?;
+        // 64 KB pages (effective when the database is created): raw messages
+        // are large blobs, and big pages halved the writer's CPU on
+        // phishing_pot (fewer overflow pages and B-tree splits).
+        conn.pragma_update(None, "page_size", 65536)?;
         conn.pragma_update(None, "journal_mode", "WAL")?;
         // WAL without fsync per commit: a killed process loses nothing
         // committed; only a power cut can lose the last transactions.
@@ -511,6 +602,206 @@ impl Store {
         Ok(())
     }
 
+    /// Calls `each` with every stored fingerprint, in sha256 order.
+    pub fn for_each_fingerprint(&self, mut each: impl FnMut(StoredFingerprint)) -> Result<()> {
+        let mut stmt = self.conn.prepare(
+            "SELECT sha256, arrival_time, fingerprint FROM message_fingerprints ORDER BY sha256",
+        )?;
+        let mut rows = stmt.query([])?;
+        while let Some(row) = rows.next()? {
+            each((row.get(0)?, row.get(1)?, row.get(2)?));
+        }
+        Ok(())
+    }
+
+    /// Replaces fingerprints (after re-analysis).
+    pub fn update_fingerprints(&mut self, fingerprints: &[StoredFingerprint]) -> Result<()> {
+        let tx = self.conn.transaction()?;
+        for (sha, arrival, fp) in fingerprints {
+            tx.prepare_cached(
+                "INSERT INTO message_fingerprints (sha256, arrival_time, fingerprint) VALUES (?, ?, ?) \
+                 ON CONFLICT (sha256) DO UPDATE SET arrival_time = excluded.arrival_time, fingerprint = excluded.fingerprint",
+            )?
+            .execute(params![sha, arrival, fp])?;
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// The stored campaigns' ids and member digests, and every alias with
+    /// the campaign it pointed to.
+    pub fn campaign_state(&self) -> Result<StoredCampaigns> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT id, members_hash, summary FROM campaigns WHERE size > 1")?;
+        let campaigns = stmt
+            .query_map([], |r| {
+                Ok((
+                    r.get::<_, String>(0)?,
+                    (r.get::<_, String>(1)?, r.get::<_, String>(2)?),
+                ))
+            })?
+            .collect::<std::result::Result<_, _>>()?;
+        let mut stmt = self
+            .conn
+            .prepare("SELECT alias, campaign_id FROM campaign_aliases")?;
+        let aliases = stmt
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+            .collect::<std::result::Result<_, _>>()?;
+        Ok(StoredCampaigns { campaigns, aliases })
+    }
+
+    /// Replaces the clustering (campaigns, members, links, aliases) in one
+    /// transaction: readers see the old clustering or the new, never a mix.
+    pub fn replace_campaigns(
+        &mut self,
+        campaigns: &[CampaignRow],
+        aliases: &[(String, String)],
+    ) -> Result<()> {
+        let tx = self.conn.transaction()?;
+        tx.execute_batch("DELETE FROM campaigns; DELETE FROM campaign_members; DELETE FROM campaign_links; DELETE FROM campaign_aliases;")?;
+        {
+            let mut insert = tx.prepare(
+                "INSERT INTO campaigns (id, size, first_seen, last_seen, members_hash, summary) VALUES (?, ?, ?, ?, ?, ?)",
+            )?;
+            let mut member = tx.prepare("INSERT INTO campaign_members (sha256, campaign_id) VALUES (?, ?) ON CONFLICT DO NOTHING")?;
+            let mut link = tx.prepare(
+                "INSERT INTO campaign_links (campaign_id, a, b, evidence) VALUES (?, ?, ?, ?)",
+            )?;
+            for c in campaigns {
+                insert.execute(params![
+                    c.id,
+                    c.size as i64,
+                    c.first_seen,
+                    c.last_seen,
+                    c.members_hash,
+                    c.summary
+                ])?;
+                for m in &c.members {
+                    member.execute(params![m, c.id])?;
+                }
+                for l in &c.links {
+                    link.execute(params![c.id, l.a, l.b, l.evidence])?;
+                }
+            }
+            let mut alias = tx.prepare("INSERT INTO campaign_aliases (alias, campaign_id) VALUES (?, ?) ON CONFLICT (alias) DO UPDATE SET campaign_id = excluded.campaign_id")?;
+            for (a, id) in aliases {
+                alias.execute(params![a, id])?;
+            }
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// Campaign summaries (JSON) matching `filter`, largest (or most recent) first.
+    pub fn campaigns(&self, filter: &CampaignFilter, limit: Option<u64>) -> Result<Vec<String>> {
+        let mut clauses = vec!["size >= ?".to_string()];
+        let mut args: Vec<String> = vec![filter.min_size.to_string()];
+        if let Some(t) = &filter.since {
+            clauses.push("last_seen >= ?".into());
+            args.push(t.clone());
+        }
+        if let Some(t) = &filter.until {
+            clauses.push("first_seen < ?".into());
+            args.push(t.clone());
+        }
+        let order = if filter.recent_first {
+            "last_seen DESC, id"
+        } else {
+            "size DESC, last_seen DESC, id"
+        };
+        let sql = format!(
+            "SELECT summary FROM campaigns WHERE {} ORDER BY {order}{}",
+            clauses.join(" AND "),
+            limit_sql(limit)
+        );
+        let mut stmt = self.conn.prepare(&sql)?;
+        let rows = stmt.query_map(
+            params_from_iter(args.iter().map(|a| {
+                a.parse::<i64>()
+                    .map(rusqlite::types::Value::Integer)
+                    .unwrap_or_else(|_| rusqlite::types::Value::Text(a.clone()))
+            })),
+            |r| r.get(0),
+        )?;
+        Ok(rows.collect::<std::result::Result<_, _>>()?)
+    }
+
+    /// Resolves a campaign id or alias to the current id.
+    pub fn resolve_campaign(&self, id: &str) -> Result<Option<String>> {
+        let id = id.trim().to_ascii_lowercase();
+        let direct: Option<String> = self
+            .conn
+            .query_row("SELECT id FROM campaigns WHERE id = ?", [&id], |r| r.get(0))
+            .optional()?;
+        if direct.is_some() {
+            return Ok(direct);
+        }
+        Ok(self
+            .conn
+            .query_row(
+                "SELECT campaign_id FROM campaign_aliases WHERE alias = ?",
+                [&id],
+                |r| r.get(0),
+            )
+            .optional()?)
+    }
+
+    /// One campaign's summary (JSON) and its links (a, b, evidence JSON).
+    pub fn campaign(&self, id: &str) -> Result<Option<(String, Vec<CampaignLink>)>> {
+        let summary: Option<String> = self
+            .conn
+            .query_row("SELECT summary FROM campaigns WHERE id = ?", [id], |r| {
+                r.get(0)
+            })
+            .optional()?;
+        let Some(summary) = summary else {
+            return Ok(None);
+        };
+        let mut stmt = self.conn.prepare(
+            "SELECT a, b, evidence FROM campaign_links WHERE campaign_id = ? ORDER BY rowid",
+        )?;
+        let links = stmt
+            .query_map([id], |r| {
+                Ok(CampaignLink {
+                    a: r.get(0)?,
+                    b: r.get(1)?,
+                    evidence: r.get(2)?,
+                })
+            })?
+            .collect::<std::result::Result<_, _>>()?;
+        Ok(Some((summary, links)))
+    }
+
+    /// Every (sha256, campaign id) of the current clustering.
+    pub fn campaign_members(&self) -> Result<Vec<(String, String)>> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT sha256, campaign_id FROM campaign_members ORDER BY sha256")?;
+        let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
+        Ok(rows.collect::<std::result::Result<_, _>>()?)
+    }
+
+    /// The sha256 of the message first seen at `source`, if any.
+    pub fn sha256_of_source(&self, source: &str) -> Result<Option<String>> {
+        Ok(self
+            .conn
+            .query_row(
+                "SELECT sha256 FROM sightings WHERE source = ? ORDER BY id LIMIT 1",
+                [source],
+                |r| r.get(0),
+            )
+            .optional()?)
+    }
+
+    /// Full records of the given messages (missing ones skipped).
+    pub fn records(&self, sha256s: &[String]) -> Result<Vec<MessageRecord>> {
+        sha256s
+            .iter()
+            .filter_map(|s| self.record(s).transpose())
+            .collect()
+    }
+
     /// Rejected inputs of the most recent scan: (source, kind, reason).
     pub fn rejects(&self, scan_id: i64) -> Result<Vec<(String, String, String)>> {
         let mut stmt = self
@@ -546,6 +837,10 @@ fn write_message(
     if inserted == 1 {
         tx.prepare_cached("INSERT INTO raw_messages (sha256, raw_encoding, raw) VALUES (?, ?, ?)")?
             .execute(params![r.sha256, RAW_ENCODING, m.raw_compressed])?;
+        tx.prepare_cached(
+            "INSERT INTO message_fingerprints (sha256, arrival_time, fingerprint) VALUES (?, ?, ?)",
+        )?
+        .execute(params![r.sha256, m.arrival_unix, m.fingerprint_json])?;
         write_lookup_keys(tx, r)?;
     }
     let sighted = tx

@@ -3,7 +3,9 @@
 //! 0 success, 1 operational error or not found, 2 usage error, 3 a
 //! validation failure.
 
+mod campaigns;
 mod config;
+mod eval;
 mod inputs;
 mod reanalyse;
 mod scan;
@@ -42,6 +44,67 @@ enum Command {
     Show(ShowArgs),
     /// Recompute every stored record from the stored raw bytes.
     Reanalyse(ReanalyseArgs),
+    /// List campaigns (largest first, or most recent with --sort recent).
+    Campaigns(CampaignsArgs),
+    /// Show one campaign (id or alias): summary, template, waves, and why each member belongs.
+    Campaign(CampaignArgs),
+    /// Score the stored clustering against a ground-truth file.
+    Eval(EvalArgs),
+}
+
+#[derive(Debug, Args)]
+struct CampaignsArgs {
+    /// Smallest campaign listed.
+    #[arg(long, default_value_t = 2)]
+    min_size: u64,
+    /// List singletons too (same as --min-size 1).
+    #[arg(long)]
+    all: bool,
+    /// Only campaigns with this label (labels come from detection).
+    #[arg(long)]
+    label: Option<String>,
+    /// Campaigns seen at or after (RFC 3339 or YYYY-MM-DD, on last_seen).
+    #[arg(long, value_parser = parse_time)]
+    since: Option<String>,
+    /// Campaigns that started before (RFC 3339 or YYYY-MM-DD, on first_seen).
+    #[arg(long, value_parser = parse_time)]
+    until: Option<String>,
+    #[arg(long, value_enum, default_value_t = CampaignSort::Size)]
+    sort: CampaignSort,
+    /// At most this many (the table shows 50 unless given; JSON has no implicit limit).
+    #[arg(long)]
+    limit: Option<u64>,
+    #[arg(long, value_enum, default_value_t = ListFormat::Table)]
+    format: ListFormat,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum CampaignSort {
+    Size,
+    Recent,
+}
+
+#[derive(Debug, Args)]
+struct CampaignArgs {
+    /// Campaign id (12 hex characters) or one of its aliases.
+    id: String,
+    #[arg(long, value_enum, default_value_t = ShowFormat::Text)]
+    format: ShowFormat,
+}
+
+#[derive(Debug, Args)]
+struct EvalArgs {
+    /// Ground truth: one line per message, `source-or-sha256<TAB>label`; label `-` is background.
+    #[arg(long)]
+    truth: PathBuf,
+    /// True waves: `label<TAB>start` (unix seconds), one line per wave.
+    #[arg(long)]
+    waves: Option<PathBuf>,
+    /// Exit 3 when the B-cubed F1 is below this.
+    #[arg(long)]
+    min_f1: Option<f64>,
+    #[arg(long, value_enum, default_value_t = ShowFormat::Text)]
+    format: ShowFormat,
 }
 
 #[derive(Debug, Args)]
@@ -217,7 +280,46 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             };
             let mut store = open_existing(&cli.db)?;
             let n = reanalyse::run(&mut store, &analysis)?;
-            eprintln!("re-analysed {n} messages in {}", cli.db.display());
+            let clustering = campaigns::recluster(&mut store)?;
+            eprintln!(
+                "re-analysed {n} messages in {}; {} campaigns of two or more",
+                cli.db.display(),
+                clustering.campaigns_of_two_or_more
+            );
+        }
+        Command::Campaigns(args) => list_campaigns(&cli.db, args)?,
+        Command::Campaign(args) => {
+            let store = open_existing(&cli.db)?;
+            let Some(id) = store.resolve_campaign(&args.id)? else {
+                return Err(NotFound(format!("no campaign matches {:?}", args.id)).into());
+            };
+            let Some((summary, links)) = store.campaign(&id)? else {
+                return Err(NotFound(format!("no campaign matches {:?}", args.id)).into());
+            };
+            match args.format {
+                ShowFormat::Json => {
+                    let mut value: serde_json::Value = serde_json::from_str(&summary)?;
+                    let links: Vec<serde_json::Value> = links
+                        .iter()
+                        .map(|l| Ok(serde_json::json!({"a": l.a, "b": l.b, "evidence": serde_json::from_str::<serde_json::Value>(&l.evidence)?})))
+                        .collect::<anyhow::Result<_>>()?;
+                    value["links"] = serde_json::Value::Array(links);
+                    println!("{}", serde_json::to_string_pretty(&value)?);
+                }
+                ShowFormat::Text => print!(
+                    "{}",
+                    campaigns::render(&campaigns::parse_summary(&summary)?, &links)
+                ),
+            }
+        }
+        Command::Eval(args) => {
+            return eval::run(
+                &cli.db,
+                &args.truth,
+                args.waves.as_deref(),
+                args.min_f1,
+                matches!(args.format, ShowFormat::Json),
+            )
         }
     }
     Ok(ExitCode::SUCCESS)
@@ -231,6 +333,75 @@ fn open_existing(db: &Path) -> anyhow::Result<Store> {
         );
     }
     Store::open_existing(db).with_context(|| format!("opening {}", db.display()))
+}
+
+fn list_campaigns(db: &Path, args: CampaignsArgs) -> anyhow::Result<()> {
+    let store = open_existing(db)?;
+    let filter = wavetrace_store::CampaignFilter {
+        min_size: if args.all { 1 } else { args.min_size.max(1) },
+        since: args.since,
+        until: args.until,
+        recent_first: matches!(args.sort, CampaignSort::Recent),
+    };
+    let limit = match (args.format, args.limit) {
+        (_, Some(l)) => Some(l),
+        (ListFormat::Table, None) if args.label.is_none() => Some(50),
+        _ => None,
+    };
+    let mut summaries: Vec<wavetrace_core::campaign::CampaignSummary> = store
+        .campaigns(&filter, if args.label.is_some() { None } else { limit })?
+        .iter()
+        .map(|j| campaigns::parse_summary(j))
+        .collect::<anyhow::Result<_>>()?;
+    if let Some(label) = &args.label {
+        summaries.retain(|c| c.labels.iter().any(|l| l == label));
+        if let Some(l) = limit {
+            summaries.truncate(l as usize);
+        }
+    }
+    let stdout = std::io::stdout();
+    let mut out = std::io::BufWriter::new(stdout.lock());
+    match args.format {
+        ListFormat::Table => {
+            writeln!(
+                out,
+                "{:<12}  {:>6}  {:>5}  {:<20}  {:<20}  {:<28}  SUBJECT",
+                "ID", "SIZE", "WAVES", "FIRST SEEN", "LAST SEEN", "SENDER"
+            )?;
+            for c in &summaries {
+                writeln!(
+                    out,
+                    "{:<12}  {:>6}  {:>5}  {:<20}  {:<20}  {:<28}  {}",
+                    c.id,
+                    c.size,
+                    c.waves.len(),
+                    c.first_seen.as_deref().unwrap_or("-"),
+                    c.last_seen.as_deref().unwrap_or("-"),
+                    clip(
+                        &one_line(c.senders.first().map(|s| s.value.as_str()).unwrap_or("-")),
+                        28
+                    ),
+                    clip(
+                        &one_line(c.subjects.first().map(|s| s.value.as_str()).unwrap_or("")),
+                        60
+                    )
+                )?;
+            }
+            writeln!(out, "{} campaigns listed", summaries.len())?;
+        }
+        ListFormat::Json => {
+            serde_json::to_writer(&mut out, &summaries)?;
+            out.write_all(b"\n")?;
+        }
+        ListFormat::Ndjson => {
+            for c in &summaries {
+                serde_json::to_writer(&mut out, c)?;
+                out.write_all(b"\n")?;
+            }
+        }
+    }
+    out.flush()?;
+    Ok(())
 }
 
 fn messages(db: &Path, args: MessagesArgs) -> anyhow::Result<()> {

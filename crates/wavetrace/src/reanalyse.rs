@@ -2,6 +2,7 @@
 //! in batches, in parallel, one transaction per batch.
 
 use rayon::prelude::*;
+use wavetrace_core::campaign;
 use wavetrace_core::ingest::mbox::envelope_date;
 use wavetrace_core::parse::{analyse, AnalysisConfig, Sighting};
 use wavetrace_core::record::MessageRecord;
@@ -37,7 +38,16 @@ pub fn run(store: &mut Store, config: &AnalysisConfig) -> anyhow::Result<u64> {
                 .collect()
         });
         updated += records.len() as u64;
+        let fingerprints: Vec<(String, Option<i64>, String)> = records
+            .iter()
+            .map(|r| {
+                let features = campaign::features(r);
+                let fp = serde_json::to_string(&campaign::fingerprint(&features))?;
+                Ok((r.sha256.clone(), features.arrival_time, fp))
+            })
+            .collect::<anyhow::Result<_>>()?;
         store.update_records(&records)?;
+        store.update_fingerprints(&fingerprints)?;
     }
     Ok(updated)
 }

@@ -70,6 +70,9 @@ pub struct ScanSummary {
     pub bytes: u64,
     /// Wall-clock seconds.
     pub seconds: f64,
+    /// The clustering after the scan.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub campaigns: Option<crate::campaigns::ClusterSummary>,
     /// Peak resident memory of the process, MB (Linux; 0 elsewhere).
     pub peak_rss_mb: f64,
     /// Per input, why it was rejected or what was malformed (`--verbose`).
@@ -95,6 +98,7 @@ pub fn run(cfg: &ScanConfig) -> anyhow::Result<ScanSummary> {
     let scan_id = store.begin_scan(&crate::now_rfc3339())?;
     let progress = progress_bar(cfg.progress, walked.total_bytes);
     let pool = rayon::ThreadPoolBuilder::new()
+        .thread_name(|i| format!("wt-analyse-{i}"))
         .stack_size(8 << 20)
         .build()?;
 
@@ -105,7 +109,8 @@ pub fn run(cfg: &ScanConfig) -> anyhow::Result<ScanSummary> {
     let inputs = walked.inputs;
 
     let summary = std::thread::scope(|scope| -> anyhow::Result<ScanSummary> {
-        scope.spawn(move || {
+        let reader = std::thread::Builder::new().name("wt-reader".into());
+        reader.spawn_scoped(scope, move || {
             let mut batch = Vec::new();
             let mut batch_bytes = 0;
             for input in &inputs {
@@ -125,12 +130,13 @@ pub fn run(cfg: &ScanConfig) -> anyhow::Result<ScanSummary> {
                 }
             }
             let _ = batch_tx.send(batch);
-        });
+        })?;
 
         let writer_progress = progress.clone();
         let ndjson = cfg.ndjson;
         let verbose = cfg.verbose;
-        let writer = scope.spawn(move || -> anyhow::Result<ScanSummary> {
+        let writer = std::thread::Builder::new().name("wt-writer".into());
+        let writer = writer.spawn_scoped(scope, move || -> anyhow::Result<ScanSummary> {
             let mut summary = ScanSummary::default();
             let stdout = std::io::stdout();
             let mut out = std::io::BufWriter::new(stdout.lock());
@@ -189,16 +195,17 @@ pub fn run(cfg: &ScanConfig) -> anyhow::Result<ScanSummary> {
             }
         }
         drop(stored_tx);
-        writer
+        writer?
             .join()
             .map_err(|_| anyhow::anyhow!("the writer thread panicked"))?
     });
     progress.finish_and_clear();
     let mut summary = summary?;
     summary.maildir_tmp_skipped = walked.maildir_tmp_skipped;
+    let mut store = Store::open(&cfg.db)?;
+    summary.campaigns = Some(crate::campaigns::recluster(&mut store)?);
     summary.seconds = started.elapsed().as_secs_f64();
     summary.peak_rss_mb = peak_rss_mb();
-    let mut store = Store::open(&cfg.db)?;
     store.finish_scan(
         scan_id,
         &crate::now_rfc3339(),
@@ -343,6 +350,12 @@ pub fn render_summary(s: &ScanSummary, db: &std::path::Path) -> String {
         s.too_large,
         s.unreadable,
     );
+    if let Some(c) = &s.campaigns {
+        out.push_str(&format!(
+            "  campaigns:      {} of two or more (largest {}), {} in all; clustered {} messages in {:.1} s\n",
+            c.campaigns_of_two_or_more, c.largest, c.campaigns, c.messages, c.seconds
+        ));
+    }
     if s.maildir_tmp_skipped > 0 {
         out.push_str(&format!(
             "  maildir tmp/ skipped: {}\n",

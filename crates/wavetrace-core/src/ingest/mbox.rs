@@ -198,19 +198,23 @@ pub fn envelope_date(envelope: &str) -> Option<i64> {
     })
 }
 
-/// `[Dow] Mon DD HH:MM[:SS] YYYY [zone]`, read as UTC.
-fn asctime(tokens: &[&str]) -> Option<i64> {
+/// The month (1-12) a token names by its first three letters.
+fn month_of(token: &str) -> Option<u8> {
     const MONTHS: [&str; 12] = [
         "jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec",
     ];
-    let month_pos = tokens
+    // `get` rather than slicing: the token may start with a multi-byte character.
+    let prefix = token.get(..3)?;
+    MONTHS
         .iter()
-        .position(|t| t.len() >= 3 && MONTHS.iter().any(|m| t[..3].eq_ignore_ascii_case(m)))?;
-    let month_name = tokens[month_pos];
-    let month = MONTHS
-        .iter()
-        .position(|m| month_name[..3].eq_ignore_ascii_case(m))? as u8
-        + 1;
+        .position(|m| prefix.eq_ignore_ascii_case(m))
+        .map(|i| i as u8 + 1)
+}
+
+/// `[Dow] Mon DD HH:MM[:SS] YYYY [zone]`, read as UTC.
+fn asctime(tokens: &[&str]) -> Option<i64> {
+    let month_pos = tokens.iter().position(|t| month_of(t).is_some())?;
+    let month = month_of(tokens[month_pos])?;
     let day: u8 = tokens.get(month_pos + 1)?.parse().ok()?;
     let time = tokens.get(month_pos + 2)?;
     let mut hms = time.split(':').map(|p| p.parse::<u8>());
@@ -336,6 +340,12 @@ mod tests {
         let entries = read(&mbox, 1000);
         assert!(matches!(entries[0], MboxEntry::TooLarge { index: 1, size } if size > 10_000));
         assert!(matches!(&entries[1], MboxEntry::Message { index: 2, .. }));
+    }
+
+    #[test]
+    fn envelope_dates_with_multibyte_tokens() {
+        // Found by fuzzing: slicing a token that starts with a multi-byte character.
+        assert_eq!(envelope_date("From a é€x 1 02:03 2020"), None);
     }
 
     #[test]

@@ -674,12 +674,18 @@ fn list_headers(message: &Message<'_>) -> Option<ListHeaders> {
         help: raw_header(message, HeaderName::ListHelp),
         owner: raw_header(message, HeaderName::ListOwner),
         archive: raw_header(message, HeaderName::ListArchive),
+        mailing_list: raw_header(message, HeaderName::Other(Cow::Borrowed("Mailing-List"))),
+        x_loop: raw_header(message, HeaderName::Other(Cow::Borrowed("X-Loop"))),
     };
     (list != ListHeaders::default()).then_some(list)
 }
 
+/// Plain text shorter than this is checked against the HTML alternative.
+const STUB_TEXT_BYTES: usize = 1024;
+
 /// The text of every body part, in order, joined by blank lines; HTML parts
-/// that stand in for text (HTML-only mail) converted by mail-parser.
+/// that stand in for text (HTML-only mail) converted by mail-parser, and a
+/// stub plain part replaced by its HTML alternative's text.
 fn body_text(message: &Message<'_>, max_bytes: usize) -> BodyText {
     let mut text = String::new();
     let (mut plain, mut html) = (false, false);
@@ -705,6 +711,20 @@ fn body_text(message: &Message<'_>, max_bytes: usize) -> BodyText {
         text.push_str(&part_text);
         if text.len() > max_bytes {
             break;
+        }
+    }
+    // A short plain part that only says "view this in HTML": the HTML
+    // alternative carries the message, so its text is the body.
+    if plain && !html && text.len() < STUB_TEXT_BYTES {
+        if let Some(converted) = message
+            .body_html(0)
+            .map(|h| mail_parser::decoders::html::html_to_text(&h))
+        {
+            if converted.trim().len() > 2 * text.trim().len() {
+                text = converted;
+                plain = false;
+                html = true;
+            }
         }
     }
     let truncated = text.len() > max_bytes;
