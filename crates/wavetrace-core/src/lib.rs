@@ -9,6 +9,7 @@
 //! No storage, terminal or command line here: files, DNS, the database and
 //! the clock are the caller's (see ARCHITECTURE.md).
 
+pub mod auth;
 pub mod campaign;
 pub mod domain;
 pub mod ingest;

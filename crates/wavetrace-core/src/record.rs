@@ -17,8 +17,8 @@ use crate::origin::Origin;
 ///
 /// 1: the foundation; 2: origin tracing (`received[i]` parsed fields,
 /// `path`, `trust_boundary`, `origin`, `claimed_path`, `trace_anomalies`,
-/// `findings`).
-pub const RECORD_SCHEMA_VERSION: u32 = 2;
+/// `findings`); 3: sender authentication (`auth`, `analysis.auth`).
+pub const RECORD_SCHEMA_VERSION: u32 = 3;
 
 /// Everything wavetrace knows about one distinct message (one sha256).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -89,6 +89,12 @@ pub struct MessageRecord {
     /// unrelated organisation's server, described as a victim's).
     #[serde(default)]
     pub findings: Vec<Finding>,
+    /// Sender authentication: SPF, DKIM, DMARC and ARC verdicts (computed, or
+    /// the receiver's trusted claims in `--dns off`), every receiver claim,
+    /// and whether the From domain is authenticated. Filled by the
+    /// `wavetrace-auth` stage; absent when it did not run.
+    #[serde(default)]
+    pub auth: Option<crate::auth::AuthResults>,
     /// RFC 2369/2919 list headers, present for mailing-list mail.
     pub list: Option<ListHeaders>,
     /// Precedence header (bulk, list, junk).
@@ -361,6 +367,13 @@ pub struct AnalysisProvenance {
     pub version: String,
     /// [`RECORD_SCHEMA_VERSION`] at analysis time.
     pub record_schema: u32,
+    /// How authentication was run: DNS mode, snapshot, verification time policy.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub auth: Option<crate::auth::AuthProvenance>,
+    /// The `--ipdb` databases used for `origin.network`, with their dates
+    /// (ASN ownership changes over the years).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub ipdb: Vec<crate::origin::ipdb::IpDbProvenance>,
 }
 
 impl Default for AnalysisProvenance {
@@ -369,6 +382,8 @@ impl Default for AnalysisProvenance {
             tool: "wavetrace".to_string(),
             version: env!("CARGO_PKG_VERSION").to_string(),
             record_schema: RECORD_SCHEMA_VERSION,
+            auth: None,
+            ipdb: Vec::new(),
         }
     }
 }

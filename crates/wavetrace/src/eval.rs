@@ -37,7 +37,11 @@ pub fn run(
         let sha = if key.len() == 64 && key.bytes().all(|b| b.is_ascii_hexdigit()) {
             Some(key.to_ascii_lowercase())
         } else {
-            store.sha256_of_source(key)?
+            // A file holding an mbox of one message is stored as `path#1`.
+            match store.sha256_of_source(key)? {
+                Some(sha) => Some(sha),
+                None => store.sha256_of_source(&format!("{key}#1"))?,
+            }
         };
         match sha {
             Some(sha) => truth.push((sha, label.trim().to_string())),

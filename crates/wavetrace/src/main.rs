@@ -7,6 +7,7 @@ mod campaigns;
 mod config;
 mod eval;
 mod inputs;
+mod pipeline;
 mod reanalyse;
 mod scan;
 mod show;
@@ -132,12 +133,20 @@ struct ScanArgs {
     verbose: bool,
     #[command(flatten)]
     trust: config::TrustArgs,
+    #[command(flatten)]
+    auth: pipeline::AuthArgs,
+    #[command(flatten)]
+    enrich: pipeline::EnrichArgs,
 }
 
 #[derive(Debug, Args)]
 struct ReanalyseArgs {
     #[command(flatten)]
     trust: config::TrustArgs,
+    #[command(flatten)]
+    auth: pipeline::AuthArgs,
+    #[command(flatten)]
+    enrich: pipeline::EnrichArgs,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -215,6 +224,8 @@ fn main() -> ExitCode {
     };
     match run(cli) {
         Ok(code) => code,
+        // `wavetrace messages | head`: the reader left; not an error.
+        Err(e) if is_broken_pipe(&e) => ExitCode::SUCCESS,
         Err(e) => {
             if e.downcast_ref::<NotFound>().is_none() {
                 eprintln!("wavetrace: error: {e:#}");
@@ -224,6 +235,24 @@ fn main() -> ExitCode {
             ExitCode::from(1)
         }
     }
+}
+
+/// Whether an error is a closed stdout (EPIPE), however it was wrapped.
+fn is_broken_pipe(e: &anyhow::Error) -> bool {
+    e.chain().any(|cause| {
+        let io = cause
+            .downcast_ref::<std::io::Error>()
+            .map(std::io::Error::kind);
+        let json = cause
+            .downcast_ref::<serde_json::Error>()
+            .and_then(serde_json::Error::io_error_kind);
+        let store = match cause.downcast_ref::<wavetrace_store::StoreError>() {
+            Some(wavetrace_store::StoreError::Json(j)) => j.io_error_kind(),
+            Some(wavetrace_store::StoreError::Raw(io)) => Some(io.kind()),
+            _ => None,
+        };
+        [io, json, store].contains(&Some(std::io::ErrorKind::BrokenPipe))
+    })
 }
 
 fn run(cli: Cli) -> anyhow::Result<ExitCode> {
@@ -237,11 +266,15 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     max_message_size: usize::try_from(args.max_message_size).unwrap_or(usize::MAX),
                     max_gzip_ratio: args.max_gzip_ratio.max(1),
                 },
-                analysis: AnalysisConfig {
-                    limits: ParseLimits::default(),
-                    trust: config::trust_config(cli.config.as_deref(), &args.trust)?,
-                    now: Some(now_unix()),
-                },
+                pipeline: pipeline::Pipeline::new(
+                    AnalysisConfig {
+                        limits: ParseLimits::default(),
+                        trust: config::trust_config(cli.config.as_deref(), &args.trust)?,
+                        now: Some(now_unix()),
+                    },
+                    &args.auth,
+                    &args.enrich,
+                )?,
                 ndjson: matches!(args.format, ScanFormat::Ndjson),
                 verbose: args.verbose,
                 progress: std::io::stderr().is_terminal(),
@@ -278,8 +311,9 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 trust: config::trust_config(cli.config.as_deref(), &args.trust)?,
                 now: Some(now_unix()),
             };
+            let pipeline = pipeline::Pipeline::new(analysis, &args.auth, &args.enrich)?;
             let mut store = open_existing(&cli.db)?;
-            let n = reanalyse::run(&mut store, &analysis)?;
+            let n = reanalyse::run(&mut store, &pipeline)?;
             let clustering = campaigns::recluster(&mut store)?;
             eprintln!(
                 "re-analysed {n} messages in {}; {} campaigns of two or more",

@@ -4,14 +4,14 @@
 use rayon::prelude::*;
 use wavetrace_core::campaign;
 use wavetrace_core::ingest::mbox::envelope_date;
-use wavetrace_core::parse::{analyse, AnalysisConfig, Sighting};
+use wavetrace_core::parse::Sighting;
 use wavetrace_core::record::MessageRecord;
 use wavetrace_store::Store;
 
 const BATCH: usize = 1_000;
 
 /// Re-analyses every stored message; returns how many were updated.
-pub fn run(store: &mut Store, config: &AnalysisConfig) -> anyhow::Result<u64> {
+pub fn run(store: &mut Store, pipeline: &crate::pipeline::Pipeline) -> anyhow::Result<u64> {
     let pool = rayon::ThreadPoolBuilder::new()
         .stack_size(8 << 20)
         .build()?;
@@ -31,7 +31,8 @@ pub fn run(store: &mut Store, config: &AnalysisConfig) -> anyhow::Result<u64> {
                     };
                     // Stored bytes were mail when stored; a record that no
                     // longer parses keeps its previous record.
-                    analyse(&stored.raw, &sighting, config)
+                    pipeline
+                        .analyse(&stored.raw, &sighting)
                         .ok()
                         .filter(|r| r.sha256 == stored.sha256)
                 })
@@ -49,5 +50,6 @@ pub fn run(store: &mut Store, config: &AnalysisConfig) -> anyhow::Result<u64> {
         store.update_records(&records)?;
         store.update_fingerprints(&fingerprints)?;
     }
+    pipeline.finish()?;
     Ok(updated)
 }

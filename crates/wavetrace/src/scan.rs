@@ -19,7 +19,7 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use rayon::prelude::*;
 use serde::Serialize;
 use wavetrace_core::ingest::unwrap::attached_originals;
-use wavetrace_core::parse::{analyse, AnalysisConfig, Sighting};
+use wavetrace_core::parse::Sighting;
 use wavetrace_core::record::{Container, ContainerKind, MessageRecord};
 use wavetrace_store::{NewMessage, Store, WriteOutcome};
 
@@ -33,13 +33,12 @@ const BATCH_BYTES: usize = 16 << 20;
 const MAX_ATTACHED_ORIGINALS: usize = 100;
 
 /// Everything `scan` needs, parsed once from the command line.
-#[derive(Debug, Clone)]
 pub struct ScanConfig {
     pub paths: Vec<String>,
     pub db: std::path::PathBuf,
     pub unwrap_attached: bool,
     pub read: ReadOptions,
-    pub analysis: AnalysisConfig,
+    pub pipeline: crate::pipeline::Pipeline,
     pub ndjson: bool,
     pub verbose: bool,
     pub progress: bool,
@@ -58,6 +57,11 @@ pub struct ScanSummary {
     pub rescanned: u64,
     /// Analysed messages with at least one defect (kept, flagged).
     pub malformed: u64,
+    /// Analysed messages whose From domain is not authenticated (no aligned
+    /// SPF or DKIM pass), whatever the domain's DMARC policy.
+    pub from_not_authenticated: u64,
+    /// Analysed messages whose From domain is authenticated.
+    pub from_authenticated: u64,
     /// Inputs that are not mail.
     pub not_mail: u64,
     /// Messages over `--max-message-size`.
@@ -202,6 +206,7 @@ pub fn run(cfg: &ScanConfig) -> anyhow::Result<ScanSummary> {
     progress.finish_and_clear();
     let mut summary = summary?;
     summary.maildir_tmp_skipped = walked.maildir_tmp_skipped;
+    cfg.pipeline.finish()?;
     let mut store = Store::open(&cfg.db)?;
     summary.campaigns = Some(crate::campaigns::recluster(&mut store)?);
     summary.seconds = started.elapsed().as_secs_f64();
@@ -229,6 +234,11 @@ fn count_message(
             summary.duplicates += 1;
             summary.rescanned += 1;
         }
+    }
+    match record.auth.as_ref().map(|a| a.from_authenticated) {
+        Some(wavetrace_core::auth::FromAuthenticated::Yes) => summary.from_authenticated += 1,
+        Some(wavetrace_core::auth::FromAuthenticated::No) => summary.from_not_authenticated += 1,
+        _ => {}
     }
     if !record.defects.is_empty() {
         summary.malformed += 1;
@@ -275,18 +285,18 @@ fn analyse_item(item: Item, cfg: &ScanConfig) -> Vec<Analysed> {
                                 },
                                 envelope_time: None,
                             };
-                            analyse_unit(Unit { bytes, sighting }, &cfg.analysis)
+                            analyse_unit(Unit { bytes, sighting }, &cfg.pipeline)
                         })
                         .collect();
                 }
             }
-            vec![analyse_unit(unit, &cfg.analysis)]
+            vec![analyse_unit(unit, &cfg.pipeline)]
         }
     }
 }
 
-fn analyse_unit(unit: Unit, config: &AnalysisConfig) -> Analysed {
-    match analyse(&unit.bytes, &unit.sighting, config) {
+fn analyse_unit(unit: Unit, pipeline: &crate::pipeline::Pipeline) -> Analysed {
+    match pipeline.analyse(&unit.bytes, &unit.sighting) {
         Ok(record) => match NewMessage::prepare(record, &unit.bytes) {
             Ok(message) => Analysed::Message(Box::new(message)),
             Err(e) => Analysed::Rejected {
@@ -335,7 +345,7 @@ pub fn render_summary(s: &ScanSummary, db: &std::path::Path) -> String {
         0.0
     };
     let mut out = format!(
-        "scanned into {}: {} messages analysed ({:.1} MB, {:.1} s, {:.0} msg/s, peak memory {:.0} MB)\n  stored (new):   {}\n  duplicates:     {} ({} already seen by an earlier scan)\n  malformed:      {} (kept, flagged with defects)\n  not mail:       {}\n  too large:      {}\n  unreadable:     {}\n",
+        "scanned into {}: {} messages analysed ({:.1} MB, {:.1} s, {:.0} msg/s, peak memory {:.0} MB)\n  stored (new):   {}\n  duplicates:     {} ({} already seen by an earlier scan)\n  malformed:      {} (kept, flagged with defects)\n  From domain:    {} authenticated, {} not authenticated (no aligned SPF or DKIM pass), the rest unknown\n  not mail:       {}\n  too large:      {}\n  unreadable:     {}\n",
         db.display(),
         s.analysed,
         s.bytes as f64 / 1e6,
@@ -346,6 +356,8 @@ pub fn render_summary(s: &ScanSummary, db: &std::path::Path) -> String {
         s.duplicates,
         s.rescanned,
         s.malformed,
+        s.from_authenticated,
+        s.from_not_authenticated,
         s.not_mail,
         s.too_large,
         s.unreadable,

@@ -87,6 +87,7 @@ pub fn render(r: &MessageRecord) -> String {
         let _ = writeln!(s, "  [{i}] {}", clip(&one_line(&h.raw), 200));
     }
     render_origin(&mut s, r);
+    render_auth(&mut s, r);
     if !r.urls.is_empty() {
         let _ = writeln!(s, "\nurls ({})", r.urls.len());
         for u in r.urls.iter().take(30) {
@@ -255,4 +256,92 @@ fn enum_str<T: serde::Serialize>(value: &T) -> String {
         .ok()
         .and_then(|v| v.as_str().map(str::to_string))
         .unwrap_or_default()
+}
+
+/// The authentication section: each verdict with its source and reason,
+/// then the receiver claims and whether each was trusted.
+fn render_auth(s: &mut String, r: &MessageRecord) {
+    let Some(auth) = &r.auth else { return };
+    let _ = writeln!(
+        s,
+        "\nauthentication (From domain authenticated: {})",
+        enum_str(&auth.from_authenticated)
+    );
+    let line = |s: &mut String,
+                name: &str,
+                result: String,
+                domain: Option<&str>,
+                aligned: Option<bool>,
+                source: String,
+                reason: &str| {
+        let aligned = match aligned {
+            Some(true) => ", aligned",
+            Some(false) => ", not aligned",
+            None => "",
+        };
+        let _ = writeln!(
+            s,
+            "  {name:<6} {result:<9} {}{aligned} [{source}] {}",
+            domain.map(one_line).unwrap_or_else(|| "-".into()),
+            clip(&one_line(reason), 160)
+        );
+    };
+    if let Some(v) = &auth.spf {
+        line(
+            s,
+            "spf",
+            enum_str(&v.result),
+            v.domain.as_deref(),
+            v.aligned,
+            enum_str(&v.source),
+            &v.reason,
+        );
+    }
+    for v in &auth.dkim {
+        line(
+            s,
+            "dkim",
+            enum_str(&v.result),
+            v.domain.as_deref(),
+            v.aligned,
+            enum_str(&v.source),
+            &v.reason,
+        );
+    }
+    if let Some(v) = &auth.dmarc {
+        line(
+            s,
+            "dmarc",
+            enum_str(&v.result),
+            v.domain.as_deref(),
+            v.aligned,
+            enum_str(&v.source),
+            &v.reason,
+        );
+    }
+    if let Some(v) = &auth.arc {
+        line(
+            s,
+            "arc",
+            enum_str(&v.result),
+            v.domain.as_deref(),
+            v.aligned,
+            enum_str(&v.source),
+            &v.reason,
+        );
+    }
+    for c in auth.claimed.iter().take(20) {
+        let _ = writeln!(
+            s,
+            "  claim  {}={} by {} ({}): {}",
+            one_line(&c.method_name),
+            one_line(&c.result_text),
+            c.authserv_id
+                .as_deref()
+                .map(one_line)
+                .unwrap_or_else(|| "(no authserv-id)".into()),
+            if c.trusted { "trusted" } else { "not trusted" },
+            clip(&one_line(&c.trust_reason), 120)
+        );
+    }
 }

@@ -58,6 +58,12 @@ pub struct CampaignSummary {
     pub relays: Vec<Counted>,
     /// Origin organisations (registrable domains).
     pub origin_organisations: Vec<Counted>,
+    /// Origin networks (`AS<n> <organisation>`), when `--ipdb` was given.
+    #[serde(default)]
+    pub asns: Vec<Counted>,
+    /// Authentication outcomes among members: how many have each result.
+    #[serde(default)]
+    pub authentication: AuthShares,
     /// Findings among members (e.g. `relay_abuse`) and how many have each.
     pub findings: Vec<Counted>,
     /// Indicators seen in the members.
@@ -93,6 +99,17 @@ pub struct MemberRef {
     pub source: String,
     pub sha256: String,
     pub message_id: Option<String>,
+}
+
+/// Authentication outcomes of a campaign's members.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuthShares {
+    /// `yes`, `no`, `unknown`.
+    pub from_authenticated: Vec<Counted>,
+    /// SPF, DKIM (every signature) and DMARC results.
+    pub spf: Vec<Counted>,
+    pub dkim: Vec<Counted>,
+    pub dmarc: Vec<Counted>,
 }
 
 /// Recipients of a campaign.
@@ -139,6 +156,14 @@ impl Tally {
     }
 }
 
+/// A serde enum's JSON name (`pass`, `relay_abuse`).
+fn json_token<T: Serialize>(value: &T) -> String {
+    serde_json::to_value(value)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_string))
+        .unwrap_or_default()
+}
+
 fn distinct(values: impl Iterator<Item = String>) -> Vec<String> {
     let mut v: Vec<String> = values.collect();
     v.sort();
@@ -175,7 +200,35 @@ pub fn summarise(members: &CampaignMembers, records: &[MessageRecord]) -> Campai
         Tally::default(),
     );
     let mut recipients = std::collections::HashSet::new();
+    let (mut asns, mut from_auth, mut spf, mut dkim, mut dmarc) = (
+        Tally::default(),
+        Tally::default(),
+        Tally::default(),
+        Tally::default(),
+        Tally::default(),
+    );
     for r in &ordered {
+        if let Some(n) = r.origin.as_ref().and_then(|o| o.network.as_ref()) {
+            if let Some(asn) = n.asn {
+                asns.add(
+                    format!("AS{asn} {}", n.as_org.as_deref().unwrap_or(""))
+                        .trim()
+                        .to_string(),
+                );
+            }
+        }
+        if let Some(a) = &r.auth {
+            from_auth.add(json_token(&a.from_authenticated));
+            if let Some(v) = &a.spf {
+                spf.add(json_token(&v.result));
+            }
+            for v in &a.dkim {
+                dkim.add(json_token(&v.result));
+            }
+            if let Some(v) = &a.dmarc {
+                dmarc.add(json_token(&v.result));
+            }
+        }
         if let Some(s) = &r.subject {
             subjects.add(s.trim());
         }
@@ -320,6 +373,13 @@ pub fn summarise(members: &CampaignMembers, records: &[MessageRecord]) -> Campai
         origins: origins.top(),
         relays: relays.top(),
         origin_organisations: orgs.top(),
+        asns: asns.top(),
+        authentication: AuthShares {
+            from_authenticated: from_auth.top(),
+            spf: spf.top(),
+            dkim: dkim.top(),
+            dmarc: dmarc.top(),
+        },
         findings: findings.top(),
         indicators: Indicators {
             domains: hosts.top(),

@@ -14,6 +14,7 @@
 
 pub mod chain;
 pub mod infra;
+pub mod ipdb;
 pub mod providers;
 pub mod received;
 pub mod trust;
@@ -268,6 +269,10 @@ pub struct Origin {
     /// The end client's address from a webmail or submission header (X-Originating-IP, ...).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub client_ip: Option<ClientIp>,
+    /// ASN, AS organisation and country of `ip` from `--ipdb` databases
+    /// (offline; the data's date is in the record's `analysis.ipdb`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub network: Option<ipdb::IpInfo>,
 }
 
 /// An end client's address written by a webmail or submission server in its own header.
@@ -350,6 +355,7 @@ pub fn trace(input: &TraceInput, config: &TrustConfig) -> OriginTrace {
             internal: walk.internal_origin,
             authenticated: hop.authenticated,
             client_ip,
+            network: None,
         };
         infra::relate(&mut origin, input, &out.claimed_path);
         out.origin = Some(origin);

@@ -124,3 +124,27 @@ pub fn counts(summary: &Value) -> [u64; 7] {
         n("unreadable"),
     ]
 }
+
+impl Db {
+    /// Runs a command that prints one JSON document on stdout and returns
+    /// it; panics unless exit 0.
+    pub fn json(&self, args: &[&str]) -> Value {
+        let out = self.run(args);
+        assert!(
+            out.status.success(),
+            "wavetrace {args:?} exited {:?}: {}",
+            out.status.code(),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice(&out.stdout)
+            .unwrap_or_else(|e| panic!("wavetrace {args:?}: stdout is not JSON: {e}"))
+    }
+
+    /// Every stored campaign, singletons included (`campaigns --all --format json`).
+    pub fn campaigns(&self) -> Vec<Value> {
+        match self.json(&["campaigns", "--all", "--format", "json"]) {
+            Value::Array(campaigns) => campaigns,
+            other => panic!("campaigns --format json is not an array: {other}"),
+        }
+    }
+}
