@@ -223,15 +223,99 @@ fn merge_written_dates(tokens: Vec<Token>) -> Vec<Token> {
     out
 }
 
+/// Texts whose alignment table is at most this big are aligned exactly.
+const EXACT_ALIGN_CELLS: usize = 1 << 18;
+
 /// For each token of `reference`, the index of the token of `other` it is
-/// aligned with by longest common subsequence.
-fn align(reference: &[Token], other: &[Token]) -> Vec<Option<usize>> {
+/// aligned with. Exact longest common subsequence for short texts; for long
+/// ones, patience-style: tokens that occur once in each text are
+/// anchors (their longest increasing run), and only the gaps between anchors
+/// go through the quadratic longest-common-subsequence table. Copies of one
+/// template share most of their words, so the gaps are small and the cost is
+/// near linear instead of n*m per member.
+fn align(reference: &[u32], other: &[u32]) -> Vec<Option<usize>> {
+    // Short texts: the exact table is cheap and aligns slots best.
+    if reference.len() * other.len() <= EXACT_ALIGN_CELLS {
+        return lcs_align(reference, other);
+    }
+    let mut out = vec![None; reference.len()];
+    let mut once_ref: std::collections::HashMap<u32, Option<usize>> =
+        std::collections::HashMap::new();
+    for (i, t) in reference.iter().enumerate() {
+        once_ref
+            .entry(*t)
+            .and_modify(|v| *v = None)
+            .or_insert(Some(i));
+    }
+    let mut once_other: std::collections::HashMap<u32, Option<usize>> =
+        std::collections::HashMap::new();
+    for (j, t) in other.iter().enumerate() {
+        once_other
+            .entry(*t)
+            .and_modify(|v| *v = None)
+            .or_insert(Some(j));
+    }
+    // Unique pairs in reference order; keep the longest run increasing in `other`.
+    let pairs: Vec<(usize, usize)> = reference
+        .iter()
+        .enumerate()
+        .filter_map(|(i, t)| {
+            let j = (*once_other.get(t)?)?;
+            once_ref.get(t).copied().flatten().map(|_| (i, j))
+        })
+        .collect();
+    let anchors = longest_increasing(&pairs);
+    let (mut ri, mut oj) = (0, 0);
+    for &(i, j) in anchors
+        .iter()
+        .chain(std::iter::once(&(reference.len(), other.len())))
+    {
+        for (k, m) in lcs_align(&reference[ri..i], &other[oj..j])
+            .into_iter()
+            .enumerate()
+        {
+            out[ri + k] = m.map(|m| oj + m);
+        }
+        if i < reference.len() {
+            out[i] = Some(j);
+        }
+        ri = i + 1;
+        oj = j + 1;
+    }
+    out
+}
+
+/// The longest subsequence of `pairs` (sorted by `.0`) increasing in `.1`.
+fn longest_increasing(pairs: &[(usize, usize)]) -> Vec<(usize, usize)> {
+    let mut tails: Vec<usize> = Vec::new(); // index into pairs of the tail of each length
+    let mut prev: Vec<Option<usize>> = vec![None; pairs.len()];
+    for (k, &(_, j)) in pairs.iter().enumerate() {
+        let pos = tails.partition_point(|&t| pairs[t].1 < j);
+        prev[k] = pos.checked_sub(1).map(|p| tails[p]);
+        if pos == tails.len() {
+            tails.push(k);
+        } else {
+            tails[pos] = k;
+        }
+    }
+    let mut out = Vec::with_capacity(tails.len());
+    let mut cur = tails.last().copied();
+    while let Some(k) = cur {
+        out.push(pairs[k]);
+        cur = prev[k];
+    }
+    out.reverse();
+    out
+}
+
+/// Longest-common-subsequence alignment of two (short) token runs.
+fn lcs_align(reference: &[u32], other: &[u32]) -> Vec<Option<usize>> {
     let (n, m) = (reference.len(), other.len());
     let width = m + 1;
     let mut table = vec![0u16; (n + 1) * width];
     for i in (0..n).rev() {
         for j in (0..m).rev() {
-            table[i * width + j] = if reference[i].text == other[j].text {
+            table[i * width + j] = if reference[i] == other[j] {
                 table[(i + 1) * width + j + 1].saturating_add(1)
             } else {
                 table[(i + 1) * width + j].max(table[i * width + j + 1])
@@ -241,7 +325,7 @@ fn align(reference: &[Token], other: &[Token]) -> Vec<Option<usize>> {
     let mut out = vec![None; n];
     let (mut i, mut j) = (0, 0);
     while i < n && j < m {
-        if reference[i].text == other[j].text {
+        if reference[i] == other[j] {
             out[i] = Some(j);
             i += 1;
             j += 1;
@@ -294,14 +378,27 @@ pub fn template(texts: &[&str]) -> Template {
         return render(vec![Part::Text(reference.clone())]);
     }
 
-    let alignments: Vec<Vec<Option<usize>>> = tokenised
+    // Tokens as small integers: the alignment compares them n*m times.
+    let mut ids: std::collections::HashMap<&str, u32> = std::collections::HashMap::new();
+    let token_ids: Vec<Vec<u32>> = tokenised
+        .iter()
+        .map(|t| {
+            t.iter()
+                .map(|tok| {
+                    let next = ids.len() as u32;
+                    *ids.entry(tok.text.as_str()).or_insert(next)
+                })
+                .collect()
+        })
+        .collect();
+    let alignments: Vec<Vec<Option<usize>>> = token_ids
         .iter()
         .enumerate()
         .map(|(k, t)| {
             if k == reference_at {
                 (0..reference.len()).map(Some).collect()
             } else {
-                align(reference, t)
+                align(&token_ids[reference_at], t)
             }
         })
         .collect();
