@@ -9,7 +9,9 @@ use anyhow::Context;
 use wavetrace_auth::{AuthInput, DnsMode, Verifier, VerifierConfig};
 use wavetrace_core::auth::AuthProvenance;
 use wavetrace_core::campaign::record_features::unix_time;
+use wavetrace_core::domain::registrable_domain;
 use wavetrace_core::origin::ipdb::{IpDb, IpDbProvenance, IpDbSet};
+use wavetrace_core::origin::providers;
 use wavetrace_core::parse::{analyse, AnalysisConfig, NotMail, Sighting};
 use wavetrace_core::record::MessageRecord;
 
@@ -124,18 +126,7 @@ impl Pipeline {
     }
 
     fn authenticate(&self, record: &mut MessageRecord, raw: &[u8]) {
-        // The receiving organisation's authserv-ids: configured, plus the
-        // names of its own (trusted) servers, which write them.
-        let mut ids = self.config.trust.authserv_ids.clone();
-        if let Some(b) = record.trust_boundary {
-            ids.extend(
-                record
-                    .received
-                    .iter()
-                    .take(b + 1)
-                    .filter_map(|h| h.hop.by_host.clone()),
-            );
-        }
+        let ids = self.trusted_authserv_ids(record);
         let origin = record.origin.as_ref();
         let input = AuthInput {
             ip: origin.and_then(|o| o.ip),
@@ -152,6 +143,34 @@ impl Pipeline {
         };
         record.auth = Some(self.verifier.verify(&input));
         record.analysis.auth = Some(self.provenance.clone());
+    }
+
+    /// The receiving organisation's authserv-ids: the configured ones, plus
+    /// what its own (trusted) servers are called: for a known provider
+    /// (Microsoft writes `mx.microsoft.com` and `protection.outlook.com` from
+    /// servers named `*.outlook.com`) all of the provider's domains, else the
+    /// registrable domain of each trusted server's name.
+    fn trusted_authserv_ids(&self, record: &MessageRecord) -> Vec<String> {
+        let mut ids = self.config.trust.authserv_ids.clone();
+        let Some(boundary) = record.trust_boundary else {
+            return ids;
+        };
+        for host in record
+            .received
+            .iter()
+            .take(boundary + 1)
+            .filter_map(|h| h.hop.by_host.as_deref())
+        {
+            match providers::by_host(host) {
+                Some(p) => ids.extend(p.domains.iter().cloned()),
+                None => {
+                    ids.extend(registrable_domain(host).or_else(|| Some(host.to_ascii_lowercase())))
+                }
+            }
+        }
+        ids.sort();
+        ids.dedup();
+        ids
     }
 
     /// Writes the DNS recording (`--dns record`); nothing in other modes.
