@@ -12,4 +12,13 @@ fi
 command -v sqlite3 >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq --no-upgrade sqlite3 >/dev/null; }
 bash "$shared/unpack.sh" target/corpora
 
-cargo test --release --workspace
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+set +e
+cargo test --release --workspace 2>&1 | tee "$log"
+status=${PIPESTATUS[0]}
+set -e
+# One closing line over every test binary (cargo prints one per binary).
+awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($i ~ /^passed;?$/) p += $(i-1); if ($i ~ /^failed;?$/) f += $(i-1) } }
+     END { printf "tests: %d passed, %d failed\n", p, f }' "$log"
+exit "$status"

@@ -267,68 +267,17 @@ fn render_auth(s: &mut String, r: &MessageRecord) {
         "\nauthentication (From domain authenticated: {})",
         enum_str(&auth.from_authenticated)
     );
-    let line = |s: &mut String,
-                name: &str,
-                result: String,
-                domain: Option<&str>,
-                aligned: Option<bool>,
-                source: String,
-                reason: &str| {
-        let aligned = match aligned {
-            Some(true) => ", aligned",
-            Some(false) => ", not aligned",
-            None => "",
-        };
-        let _ = writeln!(
-            s,
-            "  {name:<6} {result:<9} {}{aligned} [{source}] {}",
-            domain.map(one_line).unwrap_or_else(|| "-".into()),
-            clip(&one_line(reason), 160)
-        );
-    };
     if let Some(v) = &auth.spf {
-        line(
-            s,
-            "spf",
-            enum_str(&v.result),
-            v.domain.as_deref(),
-            v.aligned,
-            enum_str(&v.source),
-            &v.reason,
-        );
+        verdict_line(s, "spf", v);
     }
     for v in &auth.dkim {
-        line(
-            s,
-            "dkim",
-            enum_str(&v.result),
-            v.domain.as_deref(),
-            v.aligned,
-            enum_str(&v.source),
-            &v.reason,
-        );
+        verdict_line(s, "dkim", v);
     }
     if let Some(v) = &auth.dmarc {
-        line(
-            s,
-            "dmarc",
-            enum_str(&v.result),
-            v.domain.as_deref(),
-            v.aligned,
-            enum_str(&v.source),
-            &v.reason,
-        );
+        verdict_line(s, "dmarc", v);
     }
     if let Some(v) = &auth.arc {
-        line(
-            s,
-            "arc",
-            enum_str(&v.result),
-            v.domain.as_deref(),
-            v.aligned,
-            enum_str(&v.source),
-            &v.reason,
-        );
+        verdict_line(s, "arc", v);
     }
     for c in auth.claimed.iter().take(20) {
         let _ = writeln!(
@@ -344,4 +293,24 @@ fn render_auth(s: &mut String, r: &MessageRecord) {
             clip(&one_line(&c.trust_reason), 120)
         );
     }
+}
+
+/// One verdict: result, domain, alignment, source and reason.
+fn verdict_line<D>(s: &mut String, name: &str, v: &wavetrace_core::auth::Verdict<D>) {
+    let aligned = match v.aligned {
+        Some(true) => ", aligned",
+        Some(false) => ", not aligned",
+        None => "",
+    };
+    let _ = writeln!(
+        s,
+        "  {name:<6} {:<9} {}{aligned} [{}] {}",
+        enum_str(&v.result),
+        v.domain
+            .as_deref()
+            .map(one_line)
+            .unwrap_or_else(|| "-".into()),
+        enum_str(&v.source),
+        clip(&one_line(&v.reason), 160)
+    );
 }

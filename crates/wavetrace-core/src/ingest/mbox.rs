@@ -211,6 +211,11 @@ fn month_of(token: &str) -> Option<u8> {
         .map(|i| i as u8 + 1)
 }
 
+/// An asctime date in text (`Thu Nov 26 04:28:43 2026`), read as UTC.
+pub(crate) fn asctime_text(text: &str) -> Option<i64> {
+    asctime(&text.split_whitespace().collect::<Vec<_>>())
+}
+
 /// `[Dow] Mon DD HH:MM[:SS] YYYY [zone]`, read as UTC.
 fn asctime(tokens: &[&str]) -> Option<i64> {
     let month_pos = tokens.iter().position(|t| month_of(t).is_some())?;

@@ -1070,18 +1070,9 @@ fn v4_buckets(starts: &[u32]) -> Vec<u32> {
 /// The UTC calendar date of a Unix time, as `YYYY-MM-DD` (RFC 3339 `full-date`);
 /// None past the year 9999, which RFC 3339 cannot write.
 fn date_from_epoch(epoch: u64) -> Option<String> {
-    // Howard Hinnant's civil_from_days, on days since 1970-01-01.
-    let days = i64::try_from(epoch / 86_400).unwrap_or(i64::MAX / 2);
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    (year <= 9999).then(|| format!("{year:04}-{month:02}-{day:02}"))
+    /// 9999-12-31T23:59:59Z.
+    const LAST_WRITABLE: u64 = 253_402_300_799;
+    (epoch <= LAST_WRITABLE).then(|| crate::parse::rfc3339_utc(epoch as i64)[..10].to_string())
 }
 
 /// The last date written in `name`: `YYYYMMDD`, `YYYY-MM-DD`, `YYYY-MM` or `YYYY`

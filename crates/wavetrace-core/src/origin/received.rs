@@ -1545,10 +1545,6 @@ fn join_words(toks: &[Tok<'_>]) -> String {
 }
 
 const DAYS: [&str; 7] = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"];
-const MONTHS: [&str; 12] = [
-    "jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec",
-];
-
 fn looks_like_date_start(w: &str) -> bool {
     let w = w.trim_end_matches(',');
     (w.len() >= 3
@@ -1573,41 +1569,7 @@ fn parse_date(s: &str) -> Option<i64> {
 }
 
 fn parse_asctime(s: &str) -> Option<i64> {
-    let mut w = s.split_whitespace();
-    let mut first = w.next()?;
-    if DAYS
-        .iter()
-        .any(|d| first.get(..3).is_some_and(|p| p.eq_ignore_ascii_case(d)))
-    {
-        first = w.next()?;
-    }
-    let month = MONTHS
-        .iter()
-        .position(|m| first.get(..3).is_some_and(|p| p.eq_ignore_ascii_case(m)))?
-        as u8
-        + 1;
-    let day: u8 = w.next()?.parse().ok()?;
-    let mut hms = w.next()?.split(':');
-    let hour: u8 = hms.next()?.parse().ok()?;
-    let minute: u8 = hms.next()?.parse().ok()?;
-    let second: u8 = hms.next().unwrap_or("0").parse().ok()?;
-    let year: u16 = w.next()?.parse().ok()?;
-    let dt = DateTime {
-        year,
-        month,
-        day,
-        hour,
-        minute,
-        second,
-        tz_before_gmt: false,
-        tz_hour: 0,
-        tz_minute: 0,
-    };
-    if dt.is_valid() {
-        Some(dt.to_timestamp())
-    } else {
-        None
-    }
+    crate::ingest::mbox::asctime_text(s)
 }
 
 /// Writes Unix seconds as RFC 3339 UTC (`2023-08-12T02:59:57Z`).
