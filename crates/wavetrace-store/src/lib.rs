@@ -633,7 +633,7 @@ impl Store {
     pub fn campaign_state(&self) -> Result<StoredCampaigns> {
         let mut stmt = self
             .conn
-            .prepare("SELECT id, members_hash, summary FROM campaigns WHERE size > 1")?;
+            .prepare("SELECT id, members_hash, summary FROM campaigns")?;
         let campaigns = stmt
             .query_map([], |r| {
                 Ok((
@@ -792,6 +792,24 @@ impl Store {
                 |r| r.get(0),
             )
             .optional()?)
+    }
+
+    /// The stored record JSON of the given messages (missing ones skipped);
+    /// `source` in it is the first sighting.
+    pub fn record_jsons(&self, sha256s: &[String]) -> Result<Vec<String>> {
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT record FROM messages WHERE sha256 = ?")?;
+        let mut out = Vec::with_capacity(sha256s.len());
+        for sha in sha256s {
+            if let Some(json) = stmt
+                .query_row([sha], |r| r.get::<_, String>(0))
+                .optional()?
+            {
+                out.push(json);
+            }
+        }
+        Ok(out)
     }
 
     /// Full records of the given messages (missing ones skipped).

@@ -12,11 +12,16 @@
 use std::collections::{HashMap, HashSet};
 
 use anyhow::Context;
+use rayon::prelude::*;
 use sha2::{Digest, Sha256};
 use wavetrace_core::campaign::{
     self, CampaignIndex, CampaignMembers, CampaignSummary, Fingerprint, Link,
 };
+use wavetrace_core::record::MessageRecord;
 use wavetrace_store::{CampaignLink, CampaignRow, Store};
+
+/// Campaigns summarised per batch (bounds the records held in memory).
+const SUMMARY_CHUNK: usize = 512;
 
 /// Links kept per member to explain its membership.
 const LINKS_PER_MEMBER: usize = 2;
@@ -98,20 +103,57 @@ pub fn recluster(store: &mut Store) -> anyhow::Result<ClusterSummary> {
         campaigns: campaigns.len(),
         ..Default::default()
     };
-    for mut c in campaigns {
+    // Which summaries can be kept (same members, same aliases) and which
+    // must be recomputed.
+    let mut campaigns = campaigns;
+    let mut hashes = Vec::with_capacity(campaigns.len());
+    let mut stale = Vec::new();
+    for (i, c) in campaigns.iter_mut().enumerate() {
         c.aliases = alias_lists.remove(c.id.as_str()).unwrap_or_default();
-        let hash = members_hash(&c);
+        let hash = members_hash(c);
         summary.largest = summary.largest.max(c.size());
         if c.size() > 1 {
             summary.campaigns_of_two_or_more += 1;
         }
-        let json = match old.get(&c.id) {
-            Some((old_hash, json)) if *old_hash == hash => json.clone(),
-            _ => {
-                summary.recomputed += 1;
-                let records = store.records(&c.members)?;
-                serde_json::to_string(&campaign::summarise(&c, &records))?
-            }
+        if old.get(&c.id).is_none_or(|(old_hash, _)| *old_hash != hash) {
+            stale.push(i);
+        }
+        hashes.push(hash);
+    }
+    summary.recomputed = stale.len();
+    // Records are read here (one connection), parsed and summarised in
+    // parallel, a bounded number of campaigns at a time.
+    let mut fresh = Vec::with_capacity(stale.len());
+    for chunk in stale.chunks(SUMMARY_CHUNK) {
+        let mut record_json: Vec<Vec<String>> = Vec::with_capacity(chunk.len());
+        for &i in chunk {
+            record_json.push(store.record_jsons(&campaigns[i].members)?);
+        }
+        let summaries: Vec<String> = chunk
+            .par_iter()
+            .zip(record_json.par_iter())
+            .map(|(&i, jsons)| {
+                let records = jsons
+                    .iter()
+                    .map(|j| serde_json::from_str::<MessageRecord>(j))
+                    .collect::<Result<Vec<_>, _>>()?;
+                Ok(serde_json::to_string(&campaign::summarise(
+                    &campaigns[i],
+                    &records,
+                ))?)
+            })
+            .collect::<anyhow::Result<_>>()?;
+        fresh.extend(summaries);
+    }
+    let mut fresh: HashMap<usize, String> = stale.into_iter().zip(fresh).collect();
+
+    for (i, (c, hash)) in campaigns.into_iter().zip(hashes).enumerate() {
+        let json = match fresh.remove(&i) {
+            Some(json) => json,
+            None => old
+                .get(&c.id)
+                .map(|(_, json)| json.clone())
+                .unwrap_or_default(),
         };
         let links = c
             .members
