@@ -5,10 +5,13 @@
 //!
 //! 1. a reader thread walks the inputs and cuts them into batches of
 //!    message bytes (`inputs`);
-//! 2. the rayon pool (8 MB stacks: see `parse::teardown`) analyses each
-//!    batch in parallel and compresses the raw bytes;
+//! 2. the rayon pool (8 MB stacks: see `parse::teardown`) runs each batch
+//!    through the pipeline in parallel (parse, trace, enrich, authenticate;
+//!    then fingerprint, serialise, compress);
 //! 3. a single writer thread stores each batch in one transaction and
 //!    streams records (`--format ndjson`).
+//!
+//! Then the clustering is recomputed (`campaigns::recluster`).
 
 use std::io::Write;
 use std::sync::mpsc::sync_channel;

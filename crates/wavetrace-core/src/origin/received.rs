@@ -1565,17 +1565,10 @@ fn parse_date(s: &str) -> Option<i64> {
             return Some(dt.to_timestamp());
         }
     }
-    parse_asctime(s)
+    crate::ingest::mbox::asctime_text(s).or_else(|| crate::parse::repair_date(s).map(|(t, _)| t))
 }
 
-fn parse_asctime(s: &str) -> Option<i64> {
-    crate::ingest::mbox::asctime_text(s)
-}
-
-/// Writes Unix seconds as RFC 3339 UTC (`2023-08-12T02:59:57Z`).
-pub fn rfc3339_utc(ts: i64) -> String {
-    DateTime::from_timestamp(ts).to_rfc3339()
-}
+pub use crate::parse::rfc3339_utc;
 
 #[cfg(test)]
 mod tests;

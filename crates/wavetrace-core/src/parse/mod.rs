@@ -515,17 +515,6 @@ fn dkim_signing_domains(raw: &[u8], headers: &[mail_parser::Header<'_>]) -> Vec<
         .collect()
 }
 
-/// The date a Received header was stamped with: the text after its last `;`
-/// (RFC 5322 3.6.7).
-pub fn received_date(raw: &str) -> Option<i64> {
-    let (_, date) = raw.rsplit_once(';')?;
-    let date = date.trim();
-    DateTime::parse_rfc822(date)
-        .filter(|d| d.is_valid())
-        .map(|d| d.to_timestamp())
-        .or_else(|| repair_date(date).map(|(t, _)| t))
-}
-
 /// Reads the two date mistakes that old and careless mailers make, as
 /// RFC 5322 4.3 says to read them: a year of three digits (or `0102`, the
 /// C `tm_year` bug) is 1900 plus it; a date without a zone is read as UTC.
