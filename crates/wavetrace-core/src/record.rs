@@ -187,16 +187,24 @@ pub struct ReceivedHeader {
 /// Mailing-list headers (RFC 2369, RFC 2919), raw values.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ListHeaders {
+    /// List-Id (RFC 2919).
     pub id: Option<String>,
+    /// List-Unsubscribe (RFC 2369).
     pub unsubscribe: Option<String>,
+    /// List-Unsubscribe-Post (RFC 8058).
     pub unsubscribe_post: Option<String>,
+    /// List-Post.
     pub post: Option<String>,
+    /// List-Help.
     pub help: Option<String>,
+    /// List-Owner.
     pub owner: Option<String>,
+    /// List-Archive.
     pub archive: Option<String>,
-    /// The older list markers: `Mailing-List` (ezmlm) and `X-Loop` (SmartList).
+    /// `Mailing-List` (ezmlm), an older list marker.
     #[serde(default)]
     pub mailing_list: Option<String>,
+    /// `X-Loop` (SmartList), an older list marker.
     #[serde(default)]
     pub x_loop: Option<String>,
 }

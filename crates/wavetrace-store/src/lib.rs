@@ -10,6 +10,8 @@
 //! transaction; a batch is one transaction, so a scan killed at any moment
 //! leaves whole batches or nothing, and the next scan adds what is missing.
 
+#![warn(missing_docs)]
+
 use std::collections::HashMap;
 use std::path::Path;
 
@@ -172,8 +174,9 @@ pub struct NewMessage {
     pub container_json: String,
     /// Raw bytes compressed by [`compress_raw`].
     pub raw_compressed: Vec<u8>,
-    /// The campaign fingerprint as JSON, and the arrival time it was made for.
+    /// The campaign fingerprint as JSON.
     pub fingerprint_json: String,
+    /// The arrival time (Unix seconds) the fingerprint was made for.
     pub arrival_unix: Option<i64>,
 }
 
@@ -198,9 +201,13 @@ pub type StoredFingerprint = (String, Option<i64>, String);
 /// One campaign as written by [`Store::replace_campaigns`].
 #[derive(Debug, Clone)]
 pub struct CampaignRow {
+    /// The campaign id (first 12 hex characters of the earliest member).
     pub id: String,
+    /// Number of members.
     pub size: u64,
+    /// Earliest and latest arrival (RFC 3339 UTC).
     pub first_seen: Option<String>,
+    /// See `first_seen`.
     pub last_seen: Option<String>,
     /// A digest of the sorted member list, to tell changed campaigns.
     pub members_hash: String,
@@ -216,8 +223,11 @@ pub struct CampaignRow {
 /// index), for the reasons in `evidence` (JSON).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CampaignLink {
+    /// The member already in the index.
     pub a: String,
+    /// The member linked to it.
     pub b: String,
+    /// The evidence (JSON list).
     pub evidence: String,
 }
 
@@ -225,15 +235,20 @@ pub struct CampaignLink {
 /// and every alias with the campaign it points to.
 #[derive(Debug, Default)]
 pub struct StoredCampaigns {
+    /// Campaign id -> (members digest, summary JSON).
     pub campaigns: HashMap<String, (String, String)>,
+    /// (alias, campaign id).
     pub aliases: Vec<(String, String)>,
 }
 
 /// Filters for listing campaigns.
 #[derive(Debug, Clone, Default)]
 pub struct CampaignFilter {
+    /// Smallest size listed.
     pub min_size: u64,
+    /// Last seen at or after (RFC 3339 UTC).
     pub since: Option<String>,
+    /// First seen before (RFC 3339 UTC).
     pub until: Option<String>,
     /// Most recent first instead of largest first.
     pub recent_first: bool,
@@ -270,10 +285,15 @@ pub struct MessageFilter {
 /// A short row for tables.
 #[derive(Debug, Clone)]
 pub struct MessageRow {
+    /// The message's sha256.
     pub sha256: String,
+    /// Arrival time (RFC 3339 UTC).
     pub arrival_time: Option<String>,
+    /// From domain.
     pub from_domain: Option<String>,
+    /// Subject.
     pub subject: Option<String>,
+    /// Size in bytes.
     pub size: u64,
 }
 
@@ -291,9 +311,13 @@ pub enum Lookup {
 /// A stored message for re-analysis.
 #[derive(Debug)]
 pub struct StoredRaw {
+    /// The message's sha256.
     pub sha256: String,
+    /// The raw bytes, decompressed.
     pub raw: Vec<u8>,
+    /// The first sighting.
     pub source: String,
+    /// How it was found then.
     pub container: Container,
 }
 

@@ -29,11 +29,17 @@ const LINKS_PER_MEMBER: usize = 2;
 /// What a recluster did.
 #[derive(Debug, Default, serde::Serialize)]
 pub struct ClusterSummary {
+    /// Messages clustered.
     pub messages: usize,
+    /// Campaigns, singletons included.
     pub campaigns: usize,
+    /// Campaigns of two or more messages.
     pub campaigns_of_two_or_more: usize,
+    /// Size of the largest campaign.
     pub largest: usize,
+    /// Campaigns whose summary was recomputed (membership changed).
     pub recomputed: usize,
+    /// Wall-clock seconds.
     pub seconds: f64,
 }
 

@@ -151,8 +151,7 @@ fn score_waves(
     labels.sort();
     for label in labels {
         let mut votes: HashMap<&str, usize> = HashMap::new();
-        for (sha, l) in truth.iter().filter(|(_, l)| l == label) {
-            let _ = l;
+        for (sha, _) in truth.iter().filter(|(_, l)| l == label) {
             if let Some(c) = campaign_of.get(sha.as_str()) {
                 *votes.entry(c).or_default() += 1;
             }

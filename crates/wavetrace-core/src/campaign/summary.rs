@@ -27,8 +27,9 @@ pub struct CampaignSummary {
     pub aliases: Vec<String>,
     /// Number of distinct messages.
     pub size: usize,
-    /// Earliest and latest arrival (RFC 3339 UTC).
+    /// Earliest arrival (RFC 3339 UTC).
     pub first_seen: Option<String>,
+    /// Latest arrival (RFC 3339 UTC).
     pub last_seen: Option<String>,
     /// Labels from detection (the union of the members'); empty until then.
     pub labels: Vec<String>,
@@ -73,15 +74,18 @@ pub struct CampaignSummary {
 /// A value and how many members had it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Counted {
+    /// The value.
     pub value: String,
+    /// How many members had it.
     pub count: usize,
 }
 
 /// One wave: a burst of arrivals.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct WaveSummary {
-    /// First and last arrival in the wave (RFC 3339 UTC).
+    /// First arrival in the wave (RFC 3339 UTC).
     pub start: String,
+    /// Last arrival in the wave (RFC 3339 UTC).
     pub end: String,
     /// Members in the wave.
     pub size: usize,
@@ -96,8 +100,11 @@ pub struct WaveSummary {
 /// A member, as the contract names it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct MemberRef {
+    /// Where it was first seen (the `source` contract).
     pub source: String,
+    /// Its sha256.
     pub sha256: String,
+    /// Its Message-ID.
     pub message_id: Option<String>,
 }
 
@@ -106,9 +113,11 @@ pub struct MemberRef {
 pub struct AuthShares {
     /// `yes`, `no`, `unknown`.
     pub from_authenticated: Vec<Counted>,
-    /// SPF, DKIM (every signature) and DMARC results.
+    /// SPF results.
     pub spf: Vec<Counted>,
+    /// DKIM results (every signature).
     pub dkim: Vec<Counted>,
+    /// DMARC results.
     pub dmarc: Vec<Counted>,
 }
 
