@@ -187,9 +187,22 @@ fn bad_input_never_crashes() {
     write(&dir.join("nested.eml"), &nested);
     // 64 MB of zeros, gzip: a bomb past the ratio cap.
     write(&dir.join("bomb.eml.gz"), &gzip(&vec![0u8; 64 << 20]));
+    // A 200 MB message (sparse on disk), over the default 50 MB limit.
+    write(&dir.join("huge.eml"), MSG_A.as_bytes());
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open(dir.join("huge.eml"))
+        .unwrap()
+        .set_len(200 << 20)
+        .unwrap();
     let s = db.scan(&[&dir], &[]);
-    // analysed: truncated, utf8, headers, nested; not mail: empty, binary, jpg; unreadable: bomb.
-    assert_eq!(counts(&s), [4, 4, 0, 4, 3, 0, 1], "{s}");
+    // analysed: truncated, utf8, headers, nested; not mail: empty, binary, jpg;
+    // too large: huge; unreadable: bomb.
+    assert_eq!(counts(&s), [4, 4, 0, 4, 3, 1, 1], "{s}");
+    assert!(
+        s["peak_rss_mb"].as_f64().unwrap() < 400.0,
+        "bounded memory: {s}"
+    );
 }
 
 #[test]
