@@ -18,7 +18,6 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use clap::{Args, Parser, Subcommand, ValueEnum};
-use wavetrace_core::parse::{AnalysisConfig, ParseLimits};
 use wavetrace_store::{Lookup, MessageFilter, Store};
 
 /// Detect, cluster and trace malicious email campaigns.
@@ -132,21 +131,13 @@ struct ScanArgs {
     #[arg(long, short)]
     verbose: bool,
     #[command(flatten)]
-    trust: config::TrustArgs,
-    #[command(flatten)]
-    auth: pipeline::AuthArgs,
-    #[command(flatten)]
-    enrich: pipeline::EnrichArgs,
+    pipeline: pipeline::PipelineArgs,
 }
 
 #[derive(Debug, Args)]
 struct ReanalyseArgs {
     #[command(flatten)]
-    trust: config::TrustArgs,
-    #[command(flatten)]
-    auth: pipeline::AuthArgs,
-    #[command(flatten)]
-    enrich: pipeline::EnrichArgs,
+    pipeline: pipeline::PipelineArgs,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -266,15 +257,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     max_message_size: usize::try_from(args.max_message_size).unwrap_or(usize::MAX),
                     max_gzip_ratio: args.max_gzip_ratio.max(1),
                 },
-                pipeline: pipeline::Pipeline::new(
-                    AnalysisConfig {
-                        limits: ParseLimits::default(),
-                        trust: config::trust_config(cli.config.as_deref(), &args.trust)?,
-                        now: Some(now_unix()),
-                    },
-                    &args.auth,
-                    &args.enrich,
-                )?,
+                pipeline: args.pipeline.build(cli.config.as_deref())?,
                 ndjson: matches!(args.format, ScanFormat::Ndjson),
                 verbose: args.verbose,
                 progress: std::io::stderr().is_terminal(),
@@ -306,12 +289,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             }
         }
         Command::Reanalyse(args) => {
-            let analysis = AnalysisConfig {
-                limits: ParseLimits::default(),
-                trust: config::trust_config(cli.config.as_deref(), &args.trust)?,
-                now: Some(now_unix()),
-            };
-            let pipeline = pipeline::Pipeline::new(analysis, &args.auth, &args.enrich)?;
+            let pipeline = args.pipeline.build(cli.config.as_deref())?;
             let mut store = open_existing(&cli.db)?;
             let n = reanalyse::run(&mut store, &pipeline)?;
             let clustering = campaigns::recluster(&mut store)?;

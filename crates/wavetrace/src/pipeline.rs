@@ -12,7 +12,7 @@ use wavetrace_core::campaign::record_features::unix_time;
 use wavetrace_core::domain::registrable_domain;
 use wavetrace_core::origin::ipdb::{IpDb, IpDbProvenance, IpDbSet};
 use wavetrace_core::origin::providers;
-use wavetrace_core::parse::{analyse, AnalysisConfig, NotMail, Sighting};
+use wavetrace_core::parse::{analyse, AnalysisConfig, NotMail, ParseLimits, Sighting};
 use wavetrace_core::record::MessageRecord;
 
 /// `--dns`, `--dns-file`, `--dns-server`, `--verify-at`.
@@ -41,6 +41,30 @@ pub enum DnsModeArg {
     Live,
     Snapshot,
     Record,
+}
+
+/// Every flag that shapes the analysis, shared by `scan` and `reanalyse`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct PipelineArgs {
+    #[command(flatten)]
+    pub trust: crate::config::TrustArgs,
+    #[command(flatten)]
+    pub auth: AuthArgs,
+    #[command(flatten)]
+    pub enrich: EnrichArgs,
+}
+
+impl PipelineArgs {
+    /// Builds the pipeline: `wavetrace.toml` (or `config`) merged with the
+    /// flags, default limits, the current time for future-timestamp checks.
+    pub fn build(&self, config: Option<&std::path::Path>) -> anyhow::Result<Pipeline> {
+        let analysis = AnalysisConfig {
+            limits: ParseLimits::default(),
+            trust: crate::config::trust_config(config, &self.trust)?,
+            now: Some(crate::now_unix()),
+        };
+        Pipeline::new(analysis, &self.auth, &self.enrich)
+    }
 }
 
 /// `--ipdb PATH` (repeatable).
