@@ -369,4 +369,64 @@ mod tests {
         );
         assert_eq!(envelope_date("From me to you"), None);
     }
+
+    /// Writes messages as an mboxrd file, the way a careful writer does.
+    fn write_mboxrd(messages: &[Vec<String>]) -> Vec<u8> {
+        let mut out = Vec::new();
+        for (n, lines) in messages.iter().enumerate() {
+            out.extend_from_slice(
+                format!(
+                    "From sender@example.com Thu Nov 26 04:28:{:02} 2026\n",
+                    n % 60
+                )
+                .as_bytes(),
+            );
+            for line in lines {
+                let gts = line.bytes().take_while(|&b| b == b'>').count();
+                if line[gts..].starts_with("From ") {
+                    out.push(b'>');
+                }
+                out.extend_from_slice(line.as_bytes());
+                out.push(b'\n');
+            }
+            out.push(b'\n');
+        }
+        out
+    }
+
+    proptest::proptest! {
+        /// Messages written as mboxrd (bodies with `From ` and `>From `
+        /// lines) come back byte for byte, in order, under any size limit
+        /// they fit.
+        #[test]
+        fn mboxrd_round_trips(messages in proptest::collection::vec(
+            proptest::collection::vec("(>{0,2}From [a-z ]{0,10}|[A-Za-z: ]{1,20})", 1..6), 1..5)) {
+            let mut messages = messages;
+            // A message is a header line first (and cannot end with an empty line).
+            for m in messages.iter_mut() {
+                m.insert(0, "Subject: x".to_string());
+            }
+            let mbox = write_mboxrd(&messages);
+            let entries = MboxReader::new(&mbox[..], 1 << 20).collect::<io::Result<Vec<_>>>().unwrap();
+            proptest::prop_assert_eq!(entries.len(), messages.len());
+            for (entry, lines) in entries.iter().zip(&messages) {
+                let MboxEntry::Message { bytes, .. } = entry else { panic!("too large") };
+                let expected: String = lines.iter().map(|l| format!("{l}\n")).collect();
+                proptest::prop_assert_eq!(String::from_utf8_lossy(bytes), expected);
+            }
+        }
+
+        /// Any bytes: entries or an error, never a panic, and never a message
+        /// over the limit.
+        #[test]
+        fn any_bytes_are_read_within_the_limit(bytes in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..3000)) {
+            let mut input = b"From a@b Thu Nov 26 04:28:43 2026\n".to_vec();
+            input.extend_from_slice(&bytes);
+            for entry in MboxReader::new(&input[..], 512).flatten() {
+                if let MboxEntry::Message { bytes, .. } = entry {
+                    proptest::prop_assert!(bytes.len() <= 512);
+                }
+            }
+        }
+    }
 }
