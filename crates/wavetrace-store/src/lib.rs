@@ -231,12 +231,12 @@ pub struct CampaignLink {
     pub evidence: String,
 }
 
-/// The stored clustering: campaign id -> (members digest, summary JSON),
-/// and every alias with the campaign it points to.
+/// The stored clustering: campaign id -> members digest, and every alias
+/// with the campaign it points to.
 #[derive(Debug, Default)]
 pub struct StoredCampaigns {
-    /// Campaign id -> (members digest, summary JSON).
-    pub campaigns: HashMap<String, (String, String)>,
+    /// Campaign id -> members digest.
+    pub campaigns: HashMap<String, String>,
     /// (alias, campaign id).
     pub aliases: Vec<(String, String)>,
 }
@@ -657,14 +657,9 @@ impl Store {
     pub fn campaign_state(&self) -> Result<StoredCampaigns> {
         let mut stmt = self
             .conn
-            .prepare("SELECT id, members_hash, summary FROM campaigns")?;
+            .prepare("SELECT id, members_hash FROM campaigns")?;
         let campaigns = stmt
-            .query_map([], |r| {
-                Ok((
-                    r.get::<_, String>(0)?,
-                    (r.get::<_, String>(1)?, r.get::<_, String>(2)?),
-                ))
-            })?
+            .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))?
             .collect::<std::result::Result<_, _>>()?;
         let mut stmt = self
             .conn
@@ -675,24 +670,39 @@ impl Store {
         Ok(StoredCampaigns { campaigns, aliases })
     }
 
-    /// Replaces the clustering (campaigns, members, links, aliases) in one
-    /// transaction: readers see the old clustering or the new, never a mix.
-    pub fn replace_campaigns(
+    /// Updates the clustering in one transaction (readers see the old
+    /// clustering or the new, never a mix): `removed` campaigns and the old
+    /// rows of `changed` ones go, `changed` ones are written anew, unchanged
+    /// campaigns are not touched; the aliases are replaced.
+    pub fn update_campaigns(
         &mut self,
-        campaigns: &[CampaignRow],
+        changed: &[CampaignRow],
+        removed: &[String],
         aliases: &[(String, String)],
     ) -> Result<()> {
         let tx = self.conn.transaction()?;
-        tx.execute_batch("DELETE FROM campaigns; DELETE FROM campaign_members; DELETE FROM campaign_links; DELETE FROM campaign_aliases;")?;
         {
+            let mut delete_campaign = tx.prepare("DELETE FROM campaigns WHERE id = ?")?;
+            let mut delete_members =
+                tx.prepare("DELETE FROM campaign_members WHERE campaign_id = ?")?;
+            let mut delete_links =
+                tx.prepare("DELETE FROM campaign_links WHERE campaign_id = ?")?;
+            for id in removed.iter().chain(changed.iter().map(|c| &c.id)) {
+                delete_campaign.execute([id])?;
+                delete_members.execute([id])?;
+                delete_links.execute([id])?;
+            }
             let mut insert = tx.prepare(
                 "INSERT INTO campaigns (id, size, first_seen, last_seen, members_hash, summary) VALUES (?, ?, ?, ?, ?, ?)",
             )?;
-            let mut member = tx.prepare("INSERT INTO campaign_members (sha256, campaign_id) VALUES (?, ?) ON CONFLICT DO NOTHING")?;
+            let mut member = tx.prepare(
+                "INSERT INTO campaign_members (sha256, campaign_id) VALUES (?, ?) \
+                 ON CONFLICT (sha256) DO UPDATE SET campaign_id = excluded.campaign_id",
+            )?;
             let mut link = tx.prepare(
                 "INSERT INTO campaign_links (campaign_id, a, b, evidence) VALUES (?, ?, ?, ?)",
             )?;
-            for c in campaigns {
+            for c in changed {
                 insert.execute(params![
                     c.id,
                     c.size as i64,
@@ -708,7 +718,9 @@ impl Store {
                     link.execute(params![c.id, l.a, l.b, l.evidence])?;
                 }
             }
-            let mut alias = tx.prepare("INSERT INTO campaign_aliases (alias, campaign_id) VALUES (?, ?) ON CONFLICT (alias) DO UPDATE SET campaign_id = excluded.campaign_id")?;
+            tx.execute("DELETE FROM campaign_aliases", [])?;
+            let mut alias =
+                tx.prepare("INSERT INTO campaign_aliases (alias, campaign_id) VALUES (?, ?)")?;
             for (a, id) in aliases {
                 alias.execute(params![a, id])?;
             }

@@ -121,7 +121,7 @@ pub fn recluster(store: &mut Store) -> anyhow::Result<ClusterSummary> {
         if c.size() > 1 {
             summary.campaigns_of_two_or_more += 1;
         }
-        if old.get(&c.id).is_none_or(|(old_hash, _)| *old_hash != hash) {
+        if old.get(&c.id).is_none_or(|old_hash| *old_hash != hash) {
             stale.push(i);
         }
         hashes.push(hash);
@@ -151,15 +151,18 @@ pub fn recluster(store: &mut Store) -> anyhow::Result<ClusterSummary> {
             .collect::<anyhow::Result<_>>()?;
         fresh.extend(summaries);
     }
-    let mut fresh: HashMap<usize, String> = stale.into_iter().zip(fresh).collect();
 
+    // Only changed campaigns are written; unchanged rows stay as they are.
+    let new_ids: HashSet<&str> = campaigns.iter().map(|c| c.id.as_str()).collect();
+    let removed: Vec<String> = old
+        .keys()
+        .filter(|id| !new_ids.contains(id.as_str()))
+        .cloned()
+        .collect();
+    let mut fresh: HashMap<usize, String> = stale.into_iter().zip(fresh).collect();
     for (i, (c, hash)) in campaigns.into_iter().zip(hashes).enumerate() {
-        let json = match fresh.remove(&i) {
-            Some(json) => json,
-            None => old
-                .get(&c.id)
-                .map(|(_, json)| json.clone())
-                .unwrap_or_default(),
+        let Some(json) = fresh.remove(&i) else {
+            continue;
         };
         let links = c
             .members
@@ -185,7 +188,7 @@ pub fn recluster(store: &mut Store) -> anyhow::Result<ClusterSummary> {
         });
     }
     store
-        .replace_campaigns(&rows, &aliases)
+        .update_campaigns(&rows, &removed, &aliases)
         .context("writing campaigns")?;
     summary.seconds = started.elapsed().as_secs_f64();
     Ok(summary)
