@@ -122,13 +122,12 @@ mod tests {
     /// not know has no registrable domain (the vectors expect `example.example`).
     #[test]
     fn official_vectors() {
-        let path = std::env::var("WAVETRACE_CORPORA")
-            .unwrap_or_else(|_| "/work/shared/corpora".to_string());
-        let file = format!("{path}/public_suffix_list/test_psl.txt");
-        let Ok(text) = std::fs::read_to_string(&file) else {
-            eprintln!("skipped: {file} not found");
-            return;
+        let Some(dir) = crate::origin::testdata::shared() else {
+            panic!("../shared/corpora not found (set WAVETRACE_SHARED_CORPORA)");
         };
+        let file = dir.join("public_suffix_list/test_psl.txt");
+        let text =
+            std::fs::read_to_string(&file).unwrap_or_else(|e| panic!("{}: {e}", file.display()));
         let (mut pass, mut unknown_tld, mut fail) = (0, 0, Vec::new());
         for line in text.lines() {
             let Some(args) = line

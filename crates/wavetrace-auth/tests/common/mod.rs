@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use wavetrace_auth::{AuthInput, AuthResults, Verifier};
 
 /// The folder holding the unpacked corpora archives: `$WAVETRACE_CORPORA`,
-/// else `/work/main/target/corpora` (the workspace's `target/corpora`).
+/// else the workspace's `target/corpora`.
 pub fn unpacked(name: &str) -> PathBuf {
     let base = std::env::var_os("WAVETRACE_CORPORA")
         .map(PathBuf::from)
