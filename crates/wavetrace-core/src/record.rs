@@ -32,6 +32,10 @@ pub struct MessageRecord {
     pub source: String,
     /// Every place these bytes were seen, `source` first.
     pub sources: Vec<String>,
+    /// The campaign the message belongs to (its id), as of the last
+    /// clustering; filled when the record is read from the store.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub campaign_id: Option<String>,
     /// Message-ID without angle brackets.
     pub message_id: Option<String>,
     /// Date header as RFC 3339 UTC, when it parsed.

@@ -462,6 +462,11 @@ impl Store {
             record.source = first.clone();
             record.sources = sources;
         }
+        record.campaign_id = self
+            .conn
+            .prepare_cached("SELECT campaign_id FROM campaign_members WHERE sha256 = ?")?
+            .query_row([&record.sha256], |r| r.get(0))
+            .optional()?;
         Ok(record)
     }
 

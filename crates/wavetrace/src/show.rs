@@ -27,6 +27,9 @@ pub fn render(r: &MessageRecord) -> String {
         let _ = writeln!(s, "            also {}", one_line(other));
     }
     let _ = writeln!(s, "size        {} bytes", r.size);
+    if let Some(c) = &r.campaign_id {
+        let _ = writeln!(s, "campaign    {c} (wavetrace campaign {c})");
+    }
     let _ = writeln!(s, "message-id  {}", opt(&r.message_id));
     let _ = writeln!(s, "subject     {}", opt(&r.subject));
     let _ = writeln!(
