@@ -151,6 +151,15 @@ impl MessageRecord {
     }
 }
 
+/// The JSON name of a serde enum value (`pass`, `relay_abuse`): the one
+/// spelling of a result for summaries and text views.
+pub fn json_token<T: Serialize>(value: &T) -> String {
+    serde_json::to_value(value)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_string))
+        .unwrap_or_default()
+}
+
 /// Where `arrival_time` came from, best first.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]

@@ -183,13 +183,13 @@ pub struct NewMessage {
 impl NewMessage {
     /// Fingerprints, serialises and compresses what the writer needs.
     pub fn prepare(record: MessageRecord, raw: &[u8]) -> Result<NewMessage> {
-        let features = campaign::features(&record);
+        let (_, arrival_unix, fingerprint_json) = stored_fingerprint(&record)?;
         Ok(NewMessage {
             record_json: serde_json::to_string(&record)?,
             container_json: serde_json::to_string(&record.container)?,
             raw_compressed: compress_raw(raw),
-            fingerprint_json: serde_json::to_string(&campaign::fingerprint(&features))?,
-            arrival_unix: features.arrival_time,
+            fingerprint_json,
+            arrival_unix,
             record,
         })
     }
@@ -197,6 +197,14 @@ impl NewMessage {
 
 /// A stored fingerprint: (sha256, arrival time, fingerprint JSON).
 pub type StoredFingerprint = (String, Option<i64>, String);
+
+/// The campaign fingerprint of a record, as the store keeps it (the one
+/// routine for new messages and for `reanalyse`).
+pub fn stored_fingerprint(record: &MessageRecord) -> Result<StoredFingerprint> {
+    let features = campaign::features(record);
+    let json = serde_json::to_string(&campaign::fingerprint(&features))?;
+    Ok((record.sha256.clone(), features.arrival_time, json))
+}
 
 /// One campaign as written by [`Store::replace_campaigns`].
 #[derive(Debug, Clone)]

@@ -2,7 +2,6 @@
 //! in batches, in parallel, one transaction per batch.
 
 use rayon::prelude::*;
-use wavetrace_core::campaign;
 use wavetrace_core::ingest::mbox::envelope_date;
 use wavetrace_core::parse::Sighting;
 use wavetrace_core::record::MessageRecord;
@@ -39,14 +38,10 @@ pub fn run(store: &mut Store, pipeline: &crate::pipeline::Pipeline) -> anyhow::R
                 .collect()
         });
         updated += records.len() as u64;
-        let fingerprints: Vec<(String, Option<i64>, String)> = records
+        let fingerprints = records
             .iter()
-            .map(|r| {
-                let features = campaign::features(r);
-                let fp = serde_json::to_string(&campaign::fingerprint(&features))?;
-                Ok((r.sha256.clone(), features.arrival_time, fp))
-            })
-            .collect::<anyhow::Result<_>>()?;
+            .map(wavetrace_store::stored_fingerprint)
+            .collect::<Result<Vec<_>, _>>()?;
         store.update_records(&records)?;
         store.update_fingerprints(&fingerprints)?;
     }

@@ -4,7 +4,7 @@
 use std::fmt::Write;
 
 use wavetrace_core::origin::chain::PathSide;
-use wavetrace_core::record::{Mailbox, MessageRecord};
+use wavetrace_core::record::{json_token, Mailbox, MessageRecord};
 
 use crate::{clip, one_line};
 
@@ -62,15 +62,7 @@ pub fn render(r: &MessageRecord) -> String {
     let _ = writeln!(s, "date        {date}");
     let arrival_from = r
         .arrival_time_source
-        .map(|a| {
-            format!(
-                " (from {})",
-                serde_json::to_value(a)
-                    .ok()
-                    .and_then(|v| v.as_str().map(str::to_string))
-                    .unwrap_or_default()
-            )
-        })
+        .map(|a| format!(" (from {})", json_token(&a)))
         .unwrap_or_default();
     let _ = writeln!(s, "arrival     {}{arrival_from}", opt(&r.arrival_time));
     if let Some(mailer) = r.x_mailer.as_ref().or(r.user_agent.as_ref()) {
@@ -94,10 +86,7 @@ pub fn render(r: &MessageRecord) -> String {
     if !r.urls.is_empty() {
         let _ = writeln!(s, "\nurls ({})", r.urls.len());
         for u in r.urls.iter().take(30) {
-            let ctx = serde_json::to_value(u.found_in)
-                .ok()
-                .and_then(|v| v.as_str().map(str::to_string))
-                .unwrap_or_default();
+            let ctx = json_token(&u.found_in);
             let _ = writeln!(s, "  {ctx:<5} {}", clip(&one_line(&u.url), 160));
         }
         if r.urls.len() > 30 {
@@ -174,7 +163,7 @@ fn render_origin(s: &mut String, r: &MessageRecord) {
             Some(d) => format!("  +{d} s"),
             None => String::new(),
         };
-        let form = enum_str(&step.form);
+        let form = json_token(&step.form);
         let form = if form == "relay" {
             String::new()
         } else {
@@ -212,7 +201,7 @@ fn render_origin(s: &mut String, r: &MessageRecord) {
                 o.hop_index,
                 o.arrival_time.as_deref().unwrap_or("-"),
             );
-            let relation: Vec<String> = o.relation.iter().map(enum_str).collect();
+            let relation: Vec<String> = o.relation.iter().map(json_token).collect();
             let _ = writeln!(
                 s,
                 "            organisation {}{}; related to: {}",
@@ -236,7 +225,7 @@ fn render_origin(s: &mut String, r: &MessageRecord) {
         let _ = writeln!(
             s,
             "  anomaly {}{hop}: {}",
-            enum_str(&a.code),
+            json_token(&a.code),
             clip(&one_line(&a.detail), 160)
         );
     }
@@ -244,21 +233,13 @@ fn render_origin(s: &mut String, r: &MessageRecord) {
         let _ = writeln!(
             s,
             "\nFINDING {}: {}",
-            enum_str(&f.code),
+            json_token(&f.code),
             one_line(&f.summary)
         );
         for e in &f.evidence {
             let _ = writeln!(s, "  - {}", clip(&one_line(e), 200));
         }
     }
-}
-
-/// A serde enum's JSON name, for display.
-fn enum_str<T: serde::Serialize>(value: &T) -> String {
-    serde_json::to_value(value)
-        .ok()
-        .and_then(|v| v.as_str().map(str::to_string))
-        .unwrap_or_default()
 }
 
 /// The authentication section: each verdict with its source and reason,
@@ -268,7 +249,7 @@ fn render_auth(s: &mut String, r: &MessageRecord) {
     let _ = writeln!(
         s,
         "\nauthentication (From domain authenticated: {})",
-        enum_str(&auth.from_authenticated)
+        json_token(&auth.from_authenticated)
     );
     if let Some(v) = &auth.spf {
         verdict_line(s, "spf", v);
@@ -308,12 +289,12 @@ fn verdict_line<D>(s: &mut String, name: &str, v: &wavetrace_core::auth::Verdict
     let _ = writeln!(
         s,
         "  {name:<6} {:<9} {}{aligned} [{}] {}",
-        enum_str(&v.result),
+        json_token(&v.result),
         v.domain
             .as_deref()
             .map(one_line)
             .unwrap_or_else(|| "-".into()),
-        enum_str(&v.source),
+        json_token(&v.source),
         clip(&one_line(&v.reason), 160)
     );
 }

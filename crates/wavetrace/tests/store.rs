@@ -115,8 +115,7 @@ fn messages_filters_formats_and_show() {
         .unwrap()
         .contains(&format!("{} more", all.len() - 50)));
     // JSON: one array with every row.
-    let json: serde_json::Value =
-        serde_json::from_slice(&db.run(&["messages", "--format", "json"]).stdout).unwrap();
+    let json = db.json(&["messages", "--format", "json"]);
     assert_eq!(json.as_array().unwrap().len(), all.len());
     assert_eq!(
         json.as_array().unwrap()[0],
@@ -129,11 +128,7 @@ fn messages_filters_formats_and_show() {
         .find_map(|r| r["from"]["domain"].as_str())
         .unwrap()
         .to_string();
-    let out: serde_json::Value = serde_json::from_slice(
-        &db.run(&["messages", "--format", "json", "--from-domain", &domain])
-            .stdout,
-    )
-    .unwrap();
+    let out = db.json(&["messages", "--format", "json", "--from-domain", &domain]);
     assert!(out
         .as_array()
         .unwrap()
@@ -153,29 +148,21 @@ fn messages_filters_formats_and_show() {
         .iter()
         .find_map(|u| u["host"].as_str())
         .unwrap();
-    let out: serde_json::Value = serde_json::from_slice(
-        &db.run(&["messages", "--format", "json", "--url-domain", host])
-            .stdout,
-    )
-    .unwrap();
+    let out = db.json(&["messages", "--format", "json", "--url-domain", host]);
     assert!(out
         .as_array()
         .unwrap()
         .iter()
         .any(|r| r["sha256"] == with_url["sha256"]));
-    let out: serde_json::Value = serde_json::from_slice(
-        &db.run(&[
-            "messages",
-            "--format",
-            "json",
-            "--limit",
-            "3",
-            "--since",
-            "2002-01-01",
-        ])
-        .stdout,
-    )
-    .unwrap();
+    let out = db.json(&[
+        "messages",
+        "--format",
+        "json",
+        "--limit",
+        "3",
+        "--since",
+        "2002-01-01",
+    ]);
     assert_eq!(out.as_array().unwrap().len(), 3);
     // show by sha256 prefix and by Message-ID; ambiguous and unknown ids exit 1.
     let r = &all[0];

@@ -8,7 +8,7 @@ use std::collections::HashMap;
 use serde::{Deserialize, Serialize};
 
 use crate::parse::rfc3339_utc;
-use crate::record::MessageRecord;
+use crate::record::{json_token, MessageRecord};
 
 use super::record_features::unix_time;
 use super::{split_waves, template, CampaignMembers, Template};
@@ -165,14 +165,6 @@ impl Tally {
     }
 }
 
-/// A serde enum's JSON name (`pass`, `relay_abuse`).
-fn json_token<T: Serialize>(value: &T) -> String {
-    serde_json::to_value(value)
-        .ok()
-        .and_then(|v| v.as_str().map(str::to_string))
-        .unwrap_or_default()
-}
-
 fn distinct(values: impl Iterator<Item = String>) -> Vec<String> {
     let mut v: Vec<String> = values.collect();
     v.sort();
@@ -275,12 +267,7 @@ pub fn summarise(members: &CampaignMembers, records: &[MessageRecord]) -> Campai
             }
         }
         for f in &r.findings {
-            findings.add(
-                serde_json::to_value(f.code)
-                    .ok()
-                    .and_then(|v| v.as_str().map(str::to_string))
-                    .unwrap_or_default(),
-            );
+            findings.add(json_token(&f.code));
         }
         let mut seen_hosts = std::collections::HashSet::new();
         for u in &r.urls {
