@@ -16,6 +16,7 @@
 
 pub mod auth;
 pub mod campaign;
+pub mod detect;
 pub mod domain;
 pub mod ingest;
 pub mod origin;

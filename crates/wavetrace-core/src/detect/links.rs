@@ -1,0 +1,1 @@
+//! Detection: links (being written).

@@ -1,0 +1,1 @@
+//! Detection: lookalike (being written).

@@ -1,0 +1,1 @@
+//! Detection: rules (being written).
