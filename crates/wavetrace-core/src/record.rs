@@ -274,6 +274,12 @@ pub struct FoundUrl {
     pub host: Option<String>,
     /// Where it was found.
     pub found_in: UrlContext,
+    /// For an HTML link (`<a href>`), the visible text of the anchor
+    /// (entities decoded, whitespace collapsed, cut to 200 characters), when
+    /// not empty: a link that shows one domain and goes to another is a
+    /// phishing staple.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub text: Option<String>,
 }
 
 /// Where a URL was found.
@@ -305,6 +311,17 @@ pub struct Attachment {
     pub sha256: String,
     /// True for parts shown inline (e.g. images referenced by the HTML).
     pub inline: bool,
+    /// True for a password-protected archive or PDF (ZIP encryption flag,
+    /// encrypted RAR or 7z headers/coders, a PDF `/Encrypt` entry): scanners
+    /// cannot look inside, which is why attackers send them with the
+    /// password in the message body.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub encrypted: bool,
+    /// Names of the files inside a ZIP or RAR archive (at most 50, each cut
+    /// to 255 characters), read from its headers without decompressing: an
+    /// executable inside a ZIP is the classic payload.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub archive_entries: Vec<String>,
 }
 
 /// One thing that was malformed, by a documented code.

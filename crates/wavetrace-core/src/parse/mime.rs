@@ -5,9 +5,9 @@
 use mail_parser::{Encoding, Message, MessagePart, MimeHeaders, PartType};
 
 use super::defects::{DefectCode, DefectList};
-use super::sniff::sniff_content_type;
+use super::sniff::{inspect_container, sniff_content_type};
 use super::{sha256_hex, ParseLimits};
-use crate::record::{Attachment, MimeSummary, UrlContext};
+use crate::record::{Attachment, MimeSummary};
 
 /// The structure string is cut here; the part count stays exact.
 const MAX_STRUCTURE_LEN: usize = 4096;
@@ -15,7 +15,7 @@ const MAX_STRUCTURE_LEN: usize = 4096;
 pub(super) struct MimeWalk {
     pub summary: MimeSummary,
     pub attachments: Vec<Attachment>,
-    pub html_urls: Vec<(String, UrlContext)>,
+    pub html_urls: Vec<super::urls::RawUrl>,
 }
 
 enum Step<'m, 'x> {
@@ -243,14 +243,18 @@ pub(crate) fn nested_message_bytes<'a>(
 }
 
 fn attachment(part: &MessagePart<'_>, declared: &str, content: &[u8]) -> Attachment {
+    let sniffed = sniff_content_type(content);
+    let container = inspect_container(content, sniffed);
     Attachment {
         filename: part
             .attachment_name()
             .map(|n| n.trim().chars().take(255).collect()),
         declared_type: declared.to_string(),
-        sniffed_type: sniff_content_type(content).map(str::to_string),
+        sniffed_type: sniffed.map(str::to_string),
         size: content.len() as u64,
         sha256: sha256_hex(content),
         inline: matches!(part.body, PartType::InlineBinary(_)),
+        encrypted: container.encrypted,
+        archive_entries: container.entries,
     }
 }

@@ -10,9 +10,25 @@ use crate::record::{FoundUrl, UrlContext};
 /// are long, but a 1 MB `data:` URI is an image, not evidence.
 pub const MAX_URL_LEN: usize = 2048;
 
+/// Anchor text is cut to this many characters: enough to show any domain
+/// or URL a link pretends to lead to.
+pub const MAX_ANCHOR_TEXT_CHARS: usize = 200;
+
+/// Bytes of HTML read after an `<a href>` tag looking for its text: the scan
+/// also stops at the next `<a` or `</a`, so hostile HTML costs linear time.
+const MAX_ANCHOR_SCAN: usize = 8192;
+
+/// Raw (undecoded) anchor text collected before decoding and collapsing.
+const MAX_ANCHOR_RAW: usize = 2048;
+
+/// A URL as found, before deduplication: the URL, where it was found, and
+/// for an `<a href>` the link's visible text.
+pub type RawUrl = (String, UrlContext, Option<String>);
+
 /// Finds URLs in the attributes of an HTML document, in document order.
 /// Only absolute URLs are kept (with a scheme), `cid:` references excepted.
-pub fn html_attribute_urls(html: &str, out: &mut Vec<(String, UrlContext)>) {
+/// An `<a href>` also gets the link's visible text (see [`anchor_text`]).
+pub fn html_attribute_urls(html: &str, out: &mut Vec<RawUrl>) {
     let bytes = html.as_bytes();
     let mut i = 0;
     while let Some(off) = memchr::memchr(b'<', &bytes[i..]) {
@@ -33,11 +49,110 @@ pub fn html_attribute_urls(html: &str, out: &mut Vec<(String, UrlContext)>) {
             if let Some(context) = attribute_context(tag, name) {
                 let value = decode_entities(value.trim());
                 if let Some(url) = absolute_url(&value) {
-                    out.push((url, context));
+                    let text = if context == UrlContext::Href && tag.eq_ignore_ascii_case("a") {
+                        anchor_text(html, end)
+                    } else {
+                        None
+                    };
+                    out.push((url, context, text));
                 }
             }
         }
     }
+}
+
+/// The visible text of the link whose start tag ends at `from`: the HTML up
+/// to the next `</a` or `<a` (a new link closes an unclosed one), inner tags
+/// removed (block tags such as `<br>` or `<div>` count as a space, inline
+/// ones join their neighbours as a browser shows them), entities decoded,
+/// whitespace collapsed, cut to [`MAX_ANCHOR_TEXT_CHARS`]. None when empty.
+/// Reads at most [`MAX_ANCHOR_SCAN`] bytes.
+pub fn anchor_text(html: &str, from: usize) -> Option<String> {
+    let bytes = html.as_bytes();
+    let mut limit = from.saturating_add(MAX_ANCHOR_SCAN).min(bytes.len());
+    while !html.is_char_boundary(limit) {
+        limit -= 1;
+    }
+    let mut raw = String::new();
+    let mut pos = from;
+    let mut seg_start = from;
+    while pos < limit && raw.len() < MAX_ANCHOR_RAW {
+        let Some(off) = memchr::memchr(b'<', &bytes[pos..limit]) else {
+            pos = limit;
+            break;
+        };
+        let lt = pos + off;
+        raw.push_str(html.get(seg_start..lt).unwrap_or(""));
+        let rest = &bytes[lt + 1..limit];
+        if starts_with_tag_name(rest, b"a") || starts_with_tag_name(rest, b"/a") {
+            seg_start = lt;
+            pos = lt;
+            break;
+        }
+        if is_block_tag(rest) {
+            raw.push(' ');
+        }
+        match memchr::memchr(b'>', rest) {
+            Some(gt) => {
+                pos = lt + 1 + gt + 1;
+                seg_start = pos;
+            }
+            None => {
+                seg_start = limit;
+                pos = limit;
+            }
+        }
+    }
+    if seg_start < pos {
+        raw.push_str(html.get(seg_start..pos).unwrap_or(""));
+    }
+    let mut cut_at = raw.len().min(MAX_ANCHOR_RAW);
+    while !raw.is_char_boundary(cut_at) {
+        cut_at -= 1;
+    }
+    raw.truncate(cut_at);
+    let decoded = decode_entities(&raw);
+    let mut text = String::with_capacity(decoded.len().min(4 * MAX_ANCHOR_TEXT_CHARS));
+    let mut chars = 0;
+    for word in decoded.split_whitespace() {
+        if !text.is_empty() && chars < MAX_ANCHOR_TEXT_CHARS {
+            text.push(' ');
+            chars += 1;
+        }
+        for c in word.chars() {
+            if chars == MAX_ANCHOR_TEXT_CHARS {
+                break;
+            }
+            text.push(c);
+            chars += 1;
+        }
+        if chars == MAX_ANCHOR_TEXT_CHARS {
+            break;
+        }
+    }
+    let text = text.trim_end().to_string();
+    (!text.is_empty()).then_some(text)
+}
+
+/// Does `rest` (what follows a `<`) start with the tag name `name`, case
+/// insensitively, followed by a non-name character?
+fn starts_with_tag_name(rest: &[u8], name: &[u8]) -> bool {
+    rest.len() >= name.len()
+        && rest[..name.len()].eq_ignore_ascii_case(name)
+        && rest
+            .get(name.len())
+            .is_none_or(|b| !b.is_ascii_alphanumeric())
+}
+
+/// Tags a browser renders as a line or cell break: words on either side do
+/// not join.
+fn is_block_tag(rest: &[u8]) -> bool {
+    let rest = rest.strip_prefix(b"/").unwrap_or(rest);
+    const BLOCK: &[&[u8]] = &[
+        b"br", b"p", b"div", b"td", b"th", b"tr", b"li", b"table", b"h1", b"h2", b"h3", b"h4",
+        b"h5", b"h6", b"hr",
+    ];
+    BLOCK.iter().any(|name| starts_with_tag_name(rest, name))
 }
 
 /// Which attributes of which tags hold URLs, and what kind.
@@ -154,6 +269,7 @@ fn decode_entity(name: &str) -> Option<char> {
         "gt" => Some('>'),
         "quot" => Some('"'),
         "apos" => Some('\''),
+        "nbsp" => Some('\u{a0}'),
         _ => {
             let num = name.strip_prefix('#')?;
             let code = match num.strip_prefix(['x', 'X']) {
@@ -195,7 +311,7 @@ fn cut(value: &str) -> &str {
 /// Finds URLs in plain text: `http://`, `https://`, `ftp://` and bare
 /// `www.` hosts, ended by whitespace, quotes or angle brackets, with trailing
 /// sentence punctuation trimmed.
-pub fn text_urls(text: &str, out: &mut Vec<(String, UrlContext)>) {
+pub fn text_urls(text: &str, out: &mut Vec<RawUrl>) {
     let bytes = text.as_bytes();
     let mut i = 0;
     while i < bytes.len() {
@@ -222,7 +338,7 @@ pub fn text_urls(text: &str, out: &mut Vec<(String, UrlContext)>) {
         }
         let url = trim_trailing_punctuation(&text[i..end]);
         if url.len() > prefix_len {
-            out.push((cut(url).to_string(), UrlContext::Text));
+            out.push((cut(url).to_string(), UrlContext::Text, None));
         }
         i = end.max(i + 1);
     }
@@ -263,7 +379,7 @@ fn trim_trailing_punctuation(url: &str) -> &str {
 pub fn url_host(url: &str) -> Option<String> {
     let rest = if let Some(pos) = url.find("://") {
         &url[pos + 3..]
-    } else if url.len() >= 4 && url[..4].eq_ignore_ascii_case("www.") {
+    } else if url.get(..4).is_some_and(|p| p.eq_ignore_ascii_case("www.")) {
         url
     } else {
         return None;
@@ -283,26 +399,34 @@ pub fn url_host(url: &str) -> Option<String> {
     }
 }
 
-/// Turns raw (url, context) pairs into records: duplicates of the same URL in
-/// the same context dropped, order kept, at most `limit` kept.
-/// Returns the records and whether the limit cut anything.
-pub fn dedup_urls(found: Vec<(String, UrlContext)>, limit: usize) -> (Vec<FoundUrl>, bool) {
-    let mut seen = std::collections::HashSet::with_capacity(found.len());
-    let mut out = Vec::new();
+/// Turns raw URLs into records: duplicates of the same URL in the same
+/// context dropped (the first anchor text seen is kept), order kept, at most
+/// `limit` kept. Returns the records and whether the limit cut anything.
+pub fn dedup_urls(found: Vec<RawUrl>, limit: usize) -> (Vec<FoundUrl>, bool) {
+    let mut seen: std::collections::HashMap<(String, UrlContext), usize> =
+        std::collections::HashMap::with_capacity(found.len());
+    let mut out: Vec<FoundUrl> = Vec::new();
     let mut capped = false;
-    for (url, found_in) in found {
-        if !seen.insert((url.clone(), found_in)) {
+    for (url, found_in, text) in found {
+        if let Some(&index) = seen.get(&(url.clone(), found_in)) {
+            if let Some(earlier) = out.get_mut(index) {
+                if earlier.text.is_none() {
+                    earlier.text = text;
+                }
+            }
             continue;
         }
         if out.len() == limit {
             capped = true;
             break;
         }
+        seen.insert((url.clone(), found_in), out.len());
         let host = url_host(&url);
         out.push(FoundUrl {
             url,
             host,
             found_in,
+            text,
         });
     }
     (out, capped)
@@ -314,15 +438,26 @@ mod tests {
     use proptest::prelude::*;
 
     fn html(s: &str) -> Vec<(String, UrlContext)> {
+        html_with_text(s)
+            .into_iter()
+            .map(|(u, c, _)| (u, c))
+            .collect()
+    }
+
+    fn html_with_text(s: &str) -> Vec<RawUrl> {
         let mut out = Vec::new();
         html_attribute_urls(s, &mut out);
         out
     }
 
+    fn link_text(s: &str) -> Option<String> {
+        html_with_text(s).into_iter().next().and_then(|(_, _, t)| t)
+    }
+
     fn text(s: &str) -> Vec<String> {
         let mut out = Vec::new();
         text_urls(s, &mut out);
-        out.into_iter().map(|(u, _)| u).collect()
+        out.into_iter().map(|(u, _, _)| u).collect()
     }
 
     #[test]
@@ -390,6 +525,8 @@ mod tests {
         );
         assert_eq!(url_host("mailto:a@b.example"), None);
         assert_eq!(url_host("http:///path"), None);
+        // a multi-byte character across byte 4 (this used to panic)
+        assert_eq!(url_host("a%\u{1743}x"), None);
     }
 
     #[test]
@@ -403,14 +540,58 @@ mod tests {
     #[test]
     fn dedup_and_limit() {
         let found = vec![
-            ("http://a".to_string(), UrlContext::Href),
-            ("http://a".to_string(), UrlContext::Href),
-            ("http://a".to_string(), UrlContext::Text),
-            ("http://b".to_string(), UrlContext::Text),
+            ("http://a".to_string(), UrlContext::Href, None),
+            (
+                "http://a".to_string(),
+                UrlContext::Href,
+                Some("A".to_string()),
+            ),
+            ("http://a".to_string(), UrlContext::Text, None),
+            ("http://b".to_string(), UrlContext::Text, None),
         ];
         let (urls, capped) = dedup_urls(found, 2);
         assert_eq!(urls.len(), 2);
         assert!(capped);
+        assert_eq!(urls[0].text.as_deref(), Some("A"));
+        assert_eq!(urls[1].text, None);
+    }
+
+    #[test]
+    fn anchor_texts() {
+        assert_eq!(
+            link_text(r#"<a href="https://evil.example/x"> www.paypal.com </a>"#).as_deref(),
+            Some("www.paypal.com")
+        );
+        // inline tags join, block tags separate, entities decoded, whitespace collapsed
+        assert_eq!(
+            link_text("<A HREF=http://e.example/><b>pay</b><span>pal</span>&#46;com<br>now\n\t&amp;&nbsp;here</A>")
+                .as_deref(),
+            Some("paypal.com now & here")
+        );
+        // an unclosed link ends at the next link
+        let found =
+            html_with_text("<a href=http://a.example/>first<a href=http://b.example/>second</a>");
+        assert_eq!(found[0].2.as_deref(), Some("first"));
+        assert_eq!(found[1].2.as_deref(), Some("second"));
+        // no text, image-only links, and non-anchor hrefs carry none
+        assert_eq!(
+            link_text("<a href=http://a.example/><img src=x.png></a>"),
+            None
+        );
+        assert_eq!(link_text("<a href=http://a.example/>   </a>"), None);
+        assert_eq!(link_text("<link href=http://a.example/s.css>text"), None);
+        // an <abbr> inside is not a new link
+        assert_eq!(
+            link_text("<a href=http://a.example/><abbr>x</abbr>y</a>").as_deref(),
+            Some("xy")
+        );
+        // the text is capped at a character boundary
+        let long = format!("<a href=http://a.example/>{}</a>", "é".repeat(500));
+        let text = link_text(&long).unwrap_or_default();
+        assert_eq!(text.chars().count(), MAX_ANCHOR_TEXT_CHARS);
+        // the scan is bounded
+        let huge = format!("<a href=http://a.example/>{}", "x ".repeat(100_000));
+        assert!(link_text(&huge).is_some_and(|t| t.chars().count() <= MAX_ANCHOR_TEXT_CHARS));
     }
 
     proptest! {
@@ -419,9 +600,19 @@ mod tests {
             let mut out = Vec::new();
             html_attribute_urls(&s, &mut out);
             text_urls(&s, &mut out);
-            for (u, _) in &out {
+            for (u, _, t) in &out {
                 prop_assert!(u.len() <= MAX_URL_LEN);
                 let _ = url_host(u);
+                if let Some(t) = t {
+                    prop_assert!(!t.is_empty() && t.chars().count() <= MAX_ANCHOR_TEXT_CHARS);
+                }
+            }
+        }
+
+        #[test]
+        fn anchor_text_never_panics(s in "(<a href=http://x.y/>|</a>|<b>|<br>|&amp;|&#[0-9]{1,8};|\\PC|[ <>&;/a]){0,200}", from in 0usize..400) {
+            if let Some(t) = anchor_text(&s, from.min(s.len())) {
+                prop_assert!(!t.is_empty() && t.chars().count() <= MAX_ANCHOR_TEXT_CHARS);
             }
         }
 
@@ -429,7 +620,7 @@ mod tests {
         fn text_urls_are_substrings(s in "[a-z .:/<>\"()wh]{0,200}") {
             let mut out = Vec::new();
             text_urls(&s, &mut out);
-            for (u, _) in &out {
+            for (u, _, _) in &out {
                 prop_assert!(s.contains(u.as_str()));
             }
         }
