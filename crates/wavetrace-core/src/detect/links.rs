@@ -293,6 +293,9 @@ pub fn unwrap_rewritten(url: &str) -> Option<(&'static str, String)> {
 fn unwrap_once(url: &str) -> Option<(&'static str, String)> {
     let url = url.trim();
     let host = url_host(url)?;
+    if !may_be_rewriter(&host) {
+        return None;
+    }
     let (path, query) = path_and_query(url);
     let (rewriter, original) = if host_under(&host, "safelinks.protection.outlook.com")
         || host_under(&host, "safelinks.protection.office365.us")
@@ -319,7 +322,7 @@ fn unwrap_once(url: &str) -> Option<(&'static str, String)> {
         proofpoint_v3(url)?
     } else if host == "linkprotect.cudasvc.com" && path.starts_with("/url") {
         ("barracuda", decoded_param(query, "a")?)
-    } else if is_google_host(&host) && path == "/url" {
+    } else if path == "/url" && is_google_host(&host) {
         let value = decoded_param(query, "q").or_else(|| decoded_param(query, "url"))?;
         ("google-redirect", value)
     } else if host_under(&host, "trendmicro.com") && path.starts_with("/wis/clicktime/v1/query") {
@@ -341,6 +344,22 @@ fn unwrap_once(url: &str) -> Option<(&'static str, String)> {
         return None;
     }
     Some((rewriter, cut(original).to_string()))
+}
+
+/// A cheap first test on the host before any parsing: every rewriter
+/// handled here has one of these words in its host name.
+fn may_be_rewriter(host: &str) -> bool {
+    const WORDS: &[&str] = &[
+        "safelinks",
+        "urldefense",
+        "cudasvc",
+        "google",
+        "trendmicro",
+        "sophos",
+        "cisco",
+        "symantec",
+    ];
+    WORDS.iter().any(|w| host.contains(w))
 }
 
 /// Google's own hosts only (`google.com`, `www.google.co.uk`): an open
@@ -1531,6 +1550,110 @@ mod tests {
             kinds(a),
             vec![RiskKind::EncryptedArchive, RiskKind::ArchivedExecutable]
         );
+    }
+
+    /// Share of messages with each signal in the ham and phishing corpora,
+    /// and the cost per call. A measurement, not a check:
+    /// `WAVETRACE_CORPORA=/path/to/target/corpora cargo test -j 1 -p wavetrace-core --lib
+    /// detect::links::tests::corpus_rates -- --ignored --nocapture`
+    #[test]
+    #[ignore = "measurement over the unpacked corpora (minutes)"]
+    fn corpus_rates() {
+        use crate::parse::{analyse, AnalysisConfig, Sighting};
+        let Some(dir) =
+            crate::origin::testdata::need(crate::origin::testdata::unpacked(), "corpus_rates")
+        else {
+            return;
+        };
+        let sets = [
+            "spamassassin_public_corpus/easy-ham-1",
+            "spamassassin_public_corpus/easy-ham-2",
+            "spamassassin_public_corpus/hard-ham-1",
+            "phishing_pot",
+        ];
+        for set in sets {
+            let mut files: Vec<_> = std::fs::read_dir(dir.join(set))
+                .map(|d| d.filter_map(|e| e.ok()).map(|e| e.path()).collect())
+                .unwrap_or_default();
+            files.sort();
+            let (mut n, mut deceptive, mut short, mut risky, mut ip, mut unwrapped, mut data_html) =
+                (0, 0, 0, 0, 0, 0, 0);
+            let mut kinds: HashMap<String, usize> = HashMap::new();
+            let mut examples = Vec::new();
+            let mut nanos = 0u128;
+            let mut url_count = 0usize;
+            for path in files {
+                let Ok(raw) = std::fs::read(&path) else {
+                    continue;
+                };
+                let raw = if raw.starts_with(b"From ") {
+                    let nl = memchr::memchr(b'\n', &raw).map_or(raw.len(), |p| p + 1);
+                    raw[nl..].to_vec()
+                } else {
+                    raw
+                };
+                let Ok(record) = analyse(&raw, &Sighting::default(), &AnalysisConfig::default())
+                else {
+                    continue;
+                };
+                n += 1;
+                url_count += record.urls.len();
+                let started = std::time::Instant::now();
+                let links = link_signals(&record.urls);
+                let files = attachment_signals(&record.attachments);
+                nanos += started.elapsed().as_nanos();
+                deceptive += usize::from(!links.deceptive.is_empty());
+                short += usize::from(!links.shorteners.is_empty());
+                ip += usize::from(!links.ip_literal.is_empty());
+                unwrapped += usize::from(!links.unwrapped.is_empty());
+                data_html += usize::from(!links.data_html.is_empty());
+                risky += usize::from(!files.risky.is_empty());
+                let mut seen = HashSet::new();
+                for r in &files.risky {
+                    if seen.insert(r.reason) {
+                        *kinds.entry(format!("{:?}", r.reason)).or_default() += 1;
+                    }
+                }
+                if !set.contains("ham") {
+                    for d in links.deceptive.iter().take(1) {
+                        examples.push(format!(
+                            "{:?} -> {}",
+                            d.shown,
+                            d.target.chars().take(100).collect::<String>()
+                        ));
+                    }
+                    for r in files.risky.iter().take(2) {
+                        examples.push(format!("{:?} {:?} {}", r.filename, r.reason, r.detail));
+                    }
+                }
+                if set.contains("ham") {
+                    for d in links.deceptive.iter().take(1) {
+                        examples.push(format!("{}: {:?} -> {}", path.display(), d.shown, d.target));
+                    }
+                    for r in files.risky.iter().take(1) {
+                        examples.push(format!(
+                            "{}: {:?} {:?} {}",
+                            path.display(),
+                            r.filename,
+                            r.reason,
+                            r.detail
+                        ));
+                    }
+                }
+            }
+            let pct = |k: usize| 100.0 * k as f64 / n.max(1) as f64;
+            println!(
+                "{set}: {n} messages; deceptive {deceptive} ({:.2}%), shortener {short} ({:.2}%), risky attachment {risky} ({:.2}%), ip literal {ip} ({:.2}%), unwrapped {unwrapped}, data:html {data_html}; {:.1} us/message, {:.1} URLs/message",
+                pct(deceptive), pct(short), pct(risky), pct(ip), nanos as f64 / 1000.0 / n.max(1) as f64,
+                url_count as f64 / n.max(1) as f64
+            );
+            let mut kinds: Vec<_> = kinds.into_iter().collect();
+            kinds.sort();
+            println!("  risky kinds (messages): {kinds:?}");
+            for e in examples.iter().take(150) {
+                println!("  {e}");
+            }
+        }
     }
 
     proptest! {
