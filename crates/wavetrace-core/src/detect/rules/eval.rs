@@ -41,7 +41,12 @@ impl FiredLookup<'_> {
 
 /// Calls `f` with every non-null value at `path`, flattening arrays met on
 /// the way (and at the end when `flatten_last`). Stops when `f` breaks.
-pub(super) fn walk<'v, F>(root: &'v Value, path: &Path, flatten_last: bool, f: &mut F) -> ControlFlow<()>
+pub(super) fn walk<'v, F>(
+    root: &'v Value,
+    path: &Path,
+    flatten_last: bool,
+    f: &mut F,
+) -> ControlFlow<()>
 where
     F: FnMut(&'v Value) -> ControlFlow<()>,
 {
@@ -101,7 +106,11 @@ where
 }
 
 /// The first value at `path` satisfying `pred`.
-fn find<'v>(root: &'v Value, path: &Path, mut pred: impl FnMut(&Value) -> bool) -> Option<&'v Value> {
+fn find<'v>(
+    root: &'v Value,
+    path: &Path,
+    mut pred: impl FnMut(&Value) -> bool,
+) -> Option<&'v Value> {
     let mut found = None;
     let _ = walk(root, path, true, &mut |v| {
         if pred(v) {
@@ -264,7 +273,10 @@ fn positive<'v>(c: &Compare, root: &'v Value) -> Option<Witness<'v>> {
             };
             holds.then_some(Witness::Number(n))
         }
-        (Operand::Path(p) | Operand::Lower(p), Test::Cmp(Symbol::Eq | Symbol::Ne, Literal::Null)) => {
+        (
+            Operand::Path(p) | Operand::Lower(p),
+            Test::Cmp(Symbol::Eq | Symbol::Ne, Literal::Null),
+        ) => {
             // `x == null`: no value at all (missing or null).
             match find(root, p, |_| true) {
                 None => Some(Witness::NoValue),
@@ -282,7 +294,9 @@ fn positive<'v>(c: &Compare, root: &'v Value) -> Option<Witness<'v>> {
         (Operand::Path(p) | Operand::Lower(p), Test::In { list, .. }) => {
             match find(root, p, |v| in_list(v, list, lower)) {
                 Some(v) => Some(Witness::Value(v)),
-                None if list.has_null && find(root, p, |_| true).is_none() => Some(Witness::NoValue),
+                None if list.has_null && find(root, p, |_| true).is_none() => {
+                    Some(Witness::NoValue)
+                }
                 None => None,
             }
         }
@@ -337,7 +351,12 @@ impl Sink for Vec<String> {
 
 /// Evaluates `expr`; when `S` is active, pushes one line for each leaf that
 /// is true on the branch that made the whole expression true.
-pub(super) fn eval<S: Sink>(expr: &Expr, root: &Value, fired: &FiredLookup<'_>, sink: &mut S) -> bool {
+pub(super) fn eval<S: Sink>(
+    expr: &Expr,
+    root: &Value,
+    fired: &FiredLookup<'_>,
+    sink: &mut S,
+) -> bool {
     match expr {
         Expr::Or(items) => {
             for item in items {
@@ -359,30 +378,30 @@ pub(super) fn eval<S: Sink>(expr: &Expr, root: &Value, fired: &FiredLookup<'_>, 
             }
             true
         }
-        Expr::Not(inner) => {
+        Expr::Not(inner, label) => {
             let holds = !eval(inner, root, fired, &mut NoEvidence);
             if holds && S::ACTIVE {
-                sink.push(clip(&expr.to_string()));
+                sink.push(label.to_string());
             }
             holds
         }
         Expr::Rule(r) => {
             let holds = fired.fired(&r.id, r.slot);
             if holds && S::ACTIVE {
-                sink.push(expr.to_string());
+                sink.push(r.label.to_string());
             }
             holds
         }
-        Expr::Exists(p) => match find(root, p, |_| true) {
+        Expr::Exists(p, label) => match find(root, p, |_| true) {
             Some(v) => {
                 if S::ACTIVE {
-                    sink.push(leaf_line(expr, &Witness::Value(v)));
+                    sink.push(leaf_line(label, &Witness::Value(v)));
                 }
                 true
             }
             None => false,
         },
-        Expr::Truthy(op) => {
+        Expr::Truthy(op, label) => {
             let witness = match op {
                 Operand::Count(p) => Some(count(root, p)).filter(|n| *n > 0).map(Witness::Number),
                 Operand::Len(p) => Some(len(root, p)).filter(|n| *n > 0).map(Witness::Number),
@@ -391,7 +410,7 @@ pub(super) fn eval<S: Sink>(expr: &Expr, root: &Value, fired: &FiredLookup<'_>, 
             match witness {
                 Some(w) => {
                     if S::ACTIVE {
-                        sink.push(leaf_line(expr, &w));
+                        sink.push(leaf_line(label, &w));
                     }
                     true
                 }
@@ -412,14 +431,14 @@ pub(super) fn eval<S: Sink>(expr: &Expr, root: &Value, fired: &FiredLookup<'_>, 
                         (_, Some(v)) => Witness::Value(v),
                         (_, None) => Witness::NoValue,
                     };
-                    sink.push(leaf_line(expr, &w));
+                    sink.push(leaf_line(&c.label, &w));
                 }
                 true
             } else {
                 match pos {
                     Some(w) => {
                         if S::ACTIVE {
-                            sink.push(leaf_line(expr, &w));
+                            sink.push(leaf_line(&c.label, &w));
                         }
                         true
                     }
@@ -431,11 +450,12 @@ pub(super) fn eval<S: Sink>(expr: &Expr, root: &Value, fired: &FiredLookup<'_>, 
 }
 
 /// `leaf: value`, each part clipped.
-fn leaf_line(leaf: &Expr, witness: &Witness<'_>) -> String {
-    let mut line = clip(&leaf.to_string());
+fn leaf_line(label: &str, witness: &Witness<'_>) -> String {
+    let mut line = String::with_capacity(label.len() + 24);
+    line.push_str(label);
     line.push_str(": ");
     match witness {
-        Witness::Value(v) => line.push_str(&render_value(v)),
+        Witness::Value(v) => render_value_into(v, &mut line),
         Witness::Number(n) => {
             let _ = write!(line, "{n}");
         }
@@ -470,7 +490,8 @@ impl std::io::Write for Bounded {
             return Err(std::io::Error::other("evidence value limit reached"));
         }
         let take = data.len().min(room);
-        self.buf.extend_from_slice(data.get(..take).unwrap_or_default());
+        self.buf
+            .extend_from_slice(data.get(..take).unwrap_or_default());
         Ok(take)
     }
     fn flush(&mut self) -> std::io::Result<()> {
@@ -480,12 +501,36 @@ impl std::io::Write for Bounded {
 
 /// The value as JSON (strings quoted), clipped.
 pub(super) fn render_value(v: &Value) -> String {
-    let mut w = Bounded {
-        buf: Vec::new(),
-        limit: MAX_EVIDENCE_CHARS * 4 + 4,
-    };
-    let _ = serde_json::to_writer(&mut w, v);
-    clip(&String::from_utf8_lossy(&w.buf))
+    let mut out = String::new();
+    render_value_into(v, &mut out);
+    out
+}
+
+/// Appends the value as JSON (strings quoted), clipped; short strings and
+/// numbers skip the bounded writer.
+fn render_value_into(v: &Value, out: &mut String) {
+    match v {
+        Value::String(s)
+            if s.len() <= MAX_EVIDENCE_CHARS
+                && !s.contains(|c: char| c == '"' || c == '\\' || c.is_control()) =>
+        {
+            out.push('"');
+            out.push_str(s);
+            out.push('"');
+        }
+        Value::Number(n) => {
+            let _ = write!(out, "{n}");
+        }
+        Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
+        _ => {
+            let mut w = Bounded {
+                buf: Vec::new(),
+                limit: MAX_EVIDENCE_CHARS * 4 + 4,
+            };
+            let _ = serde_json::to_writer(&mut w, v);
+            out.push_str(&clip(&String::from_utf8_lossy(&w.buf)));
+        }
+    }
 }
 
 /// All values at an evidence path, rendered `path: value` (one value) or

@@ -145,7 +145,7 @@ impl List {
                 })
                 .collect()
         });
-        let has_null = items.iter().any(|l| *l == Literal::Null);
+        let has_null = items.contains(&Literal::Null);
         List {
             items,
             string_set,
@@ -240,6 +240,8 @@ pub(super) enum Test {
 pub(super) struct Compare {
     pub lhs: Operand,
     pub test: Test,
+    /// The leaf as evidence names it (canonical text, clipped), computed once.
+    pub label: Box<str>,
 }
 
 impl fmt::Display for Compare {
@@ -273,6 +275,8 @@ pub(super) struct RuleRef {
     pub slot: Option<usize>,
     /// Byte offset of the id string in the condition.
     pub offset: usize,
+    /// `rule("id")`, as evidence names it.
+    pub label: Box<str>,
 }
 
 /// A boolean expression.
@@ -280,10 +284,11 @@ pub(super) struct RuleRef {
 pub(super) enum Expr {
     Or(Vec<Expr>),
     And(Vec<Expr>),
-    Not(Box<Expr>),
+    /// Negation; the label is the evidence text when it holds.
+    Not(Box<Expr>, Box<str>),
     /// A bare operand: true when any value is truthy.
-    Truthy(Operand),
-    Exists(Path),
+    Truthy(Operand, Box<str>),
+    Exists(Path, Box<str>),
     Rule(RuleRef),
     Compare(Box<Compare>),
 }
@@ -293,9 +298,9 @@ impl Expr {
     pub(super) fn for_each_path<'a>(&'a self, f: &mut impl FnMut(&'a Path)) {
         match self {
             Expr::Or(v) | Expr::And(v) => v.iter().for_each(|e| e.for_each_path(f)),
-            Expr::Not(e) => e.for_each_path(f),
-            Expr::Truthy(op) => f(op.path()),
-            Expr::Exists(p) => f(p),
+            Expr::Not(e, _) => e.for_each_path(f),
+            Expr::Truthy(op, _) => f(op.path()),
+            Expr::Exists(p, _) => f(p),
             Expr::Rule(_) => {}
             Expr::Compare(c) => f(c.lhs.path()),
         }
@@ -305,9 +310,9 @@ impl Expr {
     pub(super) fn for_each_rule_ref_mut(&mut self, f: &mut impl FnMut(&mut RuleRef)) {
         match self {
             Expr::Or(v) | Expr::And(v) => v.iter_mut().for_each(|e| e.for_each_rule_ref_mut(f)),
-            Expr::Not(e) => e.for_each_rule_ref_mut(f),
+            Expr::Not(e, _) => e.for_each_rule_ref_mut(f),
             Expr::Rule(r) => f(r),
-            Expr::Truthy(_) | Expr::Exists(_) | Expr::Compare(_) => {}
+            Expr::Truthy(..) | Expr::Exists(..) | Expr::Compare(_) => {}
         }
     }
 
@@ -315,9 +320,9 @@ impl Expr {
     pub(super) fn for_each_rule_ref<'a>(&'a self, f: &mut impl FnMut(&'a RuleRef)) {
         match self {
             Expr::Or(v) | Expr::And(v) => v.iter().for_each(|e| e.for_each_rule_ref(f)),
-            Expr::Not(e) => e.for_each_rule_ref(f),
+            Expr::Not(e, _) => e.for_each_rule_ref(f),
             Expr::Rule(r) => f(r),
-            Expr::Truthy(_) | Expr::Exists(_) | Expr::Compare(_) => {}
+            Expr::Truthy(..) | Expr::Exists(..) | Expr::Compare(_) => {}
         }
     }
 }
@@ -329,15 +334,15 @@ impl fmt::Display for Expr {
             Expr::And(items) => write_joined(f, items, " and ", |e| {
                 matches!(e, Expr::Or(_) | Expr::And(_))
             }),
-            Expr::Not(inner) => {
+            Expr::Not(inner, _) => {
                 if matches!(**inner, Expr::Or(_) | Expr::And(_)) {
                     write!(f, "not ({inner})")
                 } else {
                     write!(f, "not {inner}")
                 }
             }
-            Expr::Truthy(op) => write!(f, "{op}"),
-            Expr::Exists(p) => write!(f, "exists({p})"),
+            Expr::Truthy(op, _) => write!(f, "{op}"),
+            Expr::Exists(p, _) => write!(f, "exists({p})"),
             Expr::Rule(r) => {
                 f.write_str("rule(")?;
                 write_quoted(f, &r.id)?;
@@ -480,7 +485,7 @@ impl<'a> Parser<'a> {
             self.enter(not.start)?;
             let inner = self.unary()?;
             self.depth -= 1;
-            return Ok(Expr::Not(Box::new(inner)));
+            return Ok(labelled(Expr::Not(Box::new(inner), Box::default())));
         }
         self.primary()
     }
@@ -550,6 +555,7 @@ impl<'a> Parser<'a> {
                     id,
                     slot: None,
                     offset: arg.start,
+                    label: Box::default(),
                 }),
                 other => {
                     return Err(SyntaxError::new(
@@ -568,23 +574,26 @@ impl<'a> Parser<'a> {
             }
             let path = self.path()?;
             match name {
-                "exists" => Expr::Exists(path),
-                "count" => Expr::Truthy(Operand::Count(path)),
-                "len" => Expr::Truthy(Operand::Len(path)),
-                _ => Expr::Truthy(Operand::Lower(path)),
+                "exists" => Expr::Exists(path, Box::default()),
+                "count" => Expr::Truthy(Operand::Count(path), Box::default()),
+                "len" => Expr::Truthy(Operand::Len(path), Box::default()),
+                _ => Expr::Truthy(Operand::Lower(path), Box::default()),
             }
         };
         let close = self.peek().clone();
         if close.tok != Tok::RParen {
             return Err(SyntaxError::new(
                 close.start,
-                format!("expected `)` after the argument of {name}(), found {}", close.tok),
+                format!(
+                    "expected `)` after the argument of {name}(), found {}",
+                    close.tok
+                ),
             ));
         }
         self.advance();
         match expr {
-            Expr::Truthy(operand) => self.comparison(operand),
-            other => Ok(other),
+            Expr::Truthy(operand, _) => self.comparison(operand),
+            other => Ok(labelled(other)),
         }
     }
 
@@ -592,7 +601,10 @@ impl<'a> Parser<'a> {
     fn path(&mut self) -> Result<Path, SyntaxError> {
         let first = self.advance();
         let Tok::Ident(word) = first.tok else {
-            return Err(SyntaxError::new(first.start, format!("expected a path, found {}", first.tok)));
+            return Err(SyntaxError::new(
+                first.start,
+                format!("expected a path, found {}", first.tok),
+            ));
         };
         if RESERVED.contains(&word) {
             return Err(SyntaxError::new(
@@ -714,7 +726,7 @@ impl<'a> Parser<'a> {
                     regex,
                 }
             }
-            Tok::Ident("and" | "or") | Tok::RParen | Tok::Eof => return Ok(Expr::Truthy(lhs)),
+            Tok::Ident("and" | "or") | Tok::RParen | Tok::Eof => return Ok(labelled(Expr::Truthy(lhs, Box::default()))),
             Tok::Ident(word) => {
                 return Err(SyntaxError::new(
                     op.start,
@@ -728,7 +740,11 @@ impl<'a> Parser<'a> {
                 ))
             }
         };
-        Ok(Expr::Compare(Box::new(Compare { lhs, test })))
+        Ok(labelled(Expr::Compare(Box::new(Compare {
+            lhs,
+            test,
+            label: Box::default(),
+        }))))
     }
 
     /// A scalar literal after an operator.
@@ -774,7 +790,10 @@ impl<'a> Parser<'a> {
         if open.tok != Tok::LBracket {
             return Err(SyntaxError::new(
                 open.start,
-                format!("expected a list `[...]` after `{after}`, found {}", open.tok),
+                format!(
+                    "expected a list `[...]` after `{after}`, found {}",
+                    open.tok
+                ),
             ));
         }
         let mut items = Vec::new();
@@ -812,6 +831,19 @@ impl<'a> Parser<'a> {
         }
         Ok(List::new(items))
     }
+}
+
+/// Stores a leaf's evidence label (its canonical text, clipped) in the leaf,
+/// so evidence costs one small allocation when a rule fires.
+fn labelled(mut expr: Expr) -> Expr {
+    let text: Box<str> = super::eval::clip(&expr.to_string()).into();
+    match &mut expr {
+        Expr::Not(_, label) | Expr::Truthy(_, label) | Expr::Exists(_, label) => *label = text,
+        Expr::Rule(r) => r.label = text,
+        Expr::Compare(c) => c.label = text,
+        Expr::Or(_) | Expr::And(_) => {}
+    }
+    expr
 }
 
 /// Joins operands of one `or` / `and` chain, flattening nested chains of the
@@ -888,7 +920,10 @@ pub(super) fn parse_path(src: &str) -> Result<Path, SyntaxError> {
     };
     if !matches!(parser.peek().tok, Tok::Ident(_)) {
         let t = parser.peek();
-        return Err(SyntaxError::new(t.start, format!("expected a path, found {}", t.tok)));
+        return Err(SyntaxError::new(
+            t.start,
+            format!("expected a path, found {}", t.tok),
+        ));
     }
     let path = parser.path()?;
     let next = parser.peek();

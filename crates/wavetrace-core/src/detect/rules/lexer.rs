@@ -376,7 +376,11 @@ mod tests {
 
     #[test]
     fn errors_point_at_the_offending_character() {
-        let err = |s| tokenize(s).err().unwrap_or(SyntaxError::new(99, "no error"));
+        let err = |s| {
+            tokenize(s)
+                .err()
+                .unwrap_or(SyntaxError::new(99, "no error"))
+        };
         assert_eq!(
             err("a == 'abc"),
             SyntaxError::new(5, "unterminated string: the ' opened here is never closed")
@@ -389,7 +393,10 @@ mod tests {
             err("a = 1"),
             SyntaxError::new(2, "unknown operator `=`; use `==` to compare")
         );
-        assert_eq!(err("a ~ 1"), SyntaxError::new(2, "unexpected character `~`"));
+        assert_eq!(
+            err("a ~ 1"),
+            SyntaxError::new(2, "unexpected character `~`")
+        );
         assert_eq!(err("a > 3x"), SyntaxError::new(4, "invalid number"));
         assert_eq!(
             err("a > 99999999999999999999"),

@@ -95,11 +95,7 @@ impl StringMap {
 
     fn file_offset(&self, i: usize) -> usize {
         match &self.exact {
-            Some(map) => map
-                .get(i)
-                .or(map.last())
-                .copied()
-                .unwrap_or(self.base + i),
+            Some(map) => map.get(i).or(map.last()).copied().unwrap_or(self.base + i),
             None => self.base + i,
         }
     }
@@ -126,7 +122,9 @@ fn decode_basic(content: &str, start: usize) -> Vec<usize> {
                     'u' => 4,
                     _ => 8,
                 };
-                let hex: String = (0..digits).filter_map(|_| chars.next().map(|(_, h)| h)).collect();
+                let hex: String = (0..digits)
+                    .filter_map(|_| chars.next().map(|(_, h)| h))
+                    .collect();
                 u32::from_str_radix(&hex, 16)
                     .ok()
                     .and_then(char::from_u32)
@@ -223,7 +221,11 @@ impl Ctx<'_> {
 /// Parses one rule file. `origin` names the file in errors; labels must come
 /// from `labels`. All errors of the file are returned (a TOML syntax error is
 /// a single error, since nothing after it can be trusted).
-pub fn parse_rule_file(text: &str, origin: &str, labels: &LabelSet) -> Result<RuleFile, Vec<RuleError>> {
+pub fn parse_rule_file(
+    text: &str,
+    origin: &str,
+    labels: &LabelSet,
+) -> Result<RuleFile, Vec<RuleError>> {
     let mut ctx = Ctx {
         text,
         origin,
@@ -357,18 +359,36 @@ fn load_rule(
             }
             "score" => match value.get_ref() {
                 DeValue::Integer(n) => {
-                    match i64::from_str_radix(n.as_str(), n.radix()).ok().and_then(|n| i32::try_from(n).ok()) {
+                    match i64::from_str_radix(n.as_str(), n.radix())
+                        .ok()
+                        .and_then(|n| i32::try_from(n).ok())
+                    {
                         Some(n) if (-100..=100).contains(&n) => fields.score = Some(n),
-                        _ => ctx.error(at, format!("score {n} is out of range; it must be between -100 and 100")),
+                        _ => ctx.error(
+                            at,
+                            format!("score {n} is out of range; it must be between -100 and 100"),
+                        ),
                     }
                 }
-                other => ctx.error(at, format!("`score` must be an integer between -100 and 100, found {}", other.type_str())),
+                other => ctx.error(
+                    at,
+                    format!(
+                        "`score` must be an integer between -100 and 100, found {}",
+                        other.type_str()
+                    ),
+                ),
             },
             "labels" => {
                 for (label, span) in ctx.strings("labels", value).unwrap_or_default() {
                     if !labels.contains(label) {
                         let allowed: Vec<&str> = labels.iter().collect();
-                        ctx.error(span.start, format!("unknown label `{label}`; allowed labels: {}", allowed.join(", ")));
+                        ctx.error(
+                            span.start,
+                            format!(
+                                "unknown label `{label}`; allowed labels: {}",
+                                allowed.join(", ")
+                            ),
+                        );
                     } else if !fields.labels.iter().any(|l| l == label) {
                         fields.labels.push(label.to_owned());
                     }
@@ -396,19 +416,38 @@ fn load_rule(
             "evidence" => {
                 let paths = ctx.strings("evidence", value).unwrap_or_default();
                 if paths.len() > MAX_EVIDENCE_PATHS {
-                    ctx.error(at, format!("too many evidence paths ({}; the limit is {MAX_EVIDENCE_PATHS})", paths.len()));
+                    ctx.error(
+                        at,
+                        format!(
+                            "too many evidence paths ({}; the limit is {MAX_EVIDENCE_PATHS})",
+                            paths.len()
+                        ),
+                    );
                 }
                 for (src, span) in paths {
                     let map = StringMap::new(ctx.text, &span, src);
                     match expr::parse_path(src) {
-                        Ok(path) => fields.evidence.push((src.to_owned(), path, map.file_offset(0))),
-                        Err(e) => ctx.error(map.file_offset(e.offset), format!("invalid evidence path: {}", e.message)),
+                        Ok(path) => {
+                            fields
+                                .evidence
+                                .push((src.to_owned(), path, map.file_offset(0)))
+                        }
+                        Err(e) => ctx.error(
+                            map.file_offset(e.offset),
+                            format!("invalid evidence path: {}", e.message),
+                        ),
                     }
                 }
             }
             "enabled" => match value.get_ref() {
                 DeValue::Boolean(b) => fields.enabled = Some(*b),
-                other => ctx.error(at, format!("`enabled` must be true or false, found {}", other.type_str())),
+                other => ctx.error(
+                    at,
+                    format!(
+                        "`enabled` must be true or false, found {}",
+                        other.type_str()
+                    ),
+                ),
             },
             "example" => fields.examples = load_examples(ctx, value),
             other => ctx.error(
@@ -419,7 +458,10 @@ fn load_rule(
     }
     let mut missing = |name: &str, present: bool| {
         if !present {
-            ctx.error(span.start, format!("rule is missing the required key `{name}`"));
+            ctx.error(
+                span.start,
+                format!("rule is missing the required key `{name}`"),
+            );
         }
     };
     missing("id", fields.id.is_some() || table_has(table, "id"));
@@ -490,7 +532,9 @@ fn table_has(table: &DeTable<'_>, key: &str) -> bool {
 fn valid_id(id: &str) -> bool {
     let bytes = id.as_bytes();
     (2..=64).contains(&bytes.len())
-        && bytes.first().is_some_and(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+        && bytes
+            .first()
+            .is_some_and(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
         && bytes
             .iter()
             .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || *b == b'-')
@@ -499,13 +543,22 @@ fn valid_id(id: &str) -> bool {
 /// The `[[rule.example]]` tables of a rule.
 fn load_examples(ctx: &mut Ctx<'_>, value: &Spanned<DeValue<'_>>) -> Vec<Example> {
     let DeValue::Array(items) = value.get_ref() else {
-        ctx.error(value.span().start, "`example` must be an array of tables: write each under [[rule.example]]");
+        ctx.error(
+            value.span().start,
+            "`example` must be an array of tables: write each under [[rule.example]]",
+        );
         return Vec::new();
     };
     let mut out = Vec::new();
     for item in items.iter() {
         let DeValue::Table(table) = item.get_ref() else {
-            ctx.error(item.span().start, format!("each example must be a table, found {}", item.get_ref().type_str()));
+            ctx.error(
+                item.span().start,
+                format!(
+                    "each example must be a table, found {}",
+                    item.get_ref().type_str()
+                ),
+            );
             continue;
         };
         let mut expect = None;
@@ -517,12 +570,18 @@ fn load_examples(ctx: &mut Ctx<'_>, value: &Spanned<DeValue<'_>>) -> Vec<Example
                 "expect" => match ctx.string("expect", value) {
                     Some("match") => expect = Some(true),
                     Some("no-match") => expect = Some(false),
-                    Some(other) => ctx.error(at, format!("unknown expectation `{other}`; expected `match` or `no-match`")),
+                    Some(other) => ctx.error(
+                        at,
+                        format!("unknown expectation `{other}`; expected `match` or `no-match`"),
+                    ),
                     None => {}
                 },
                 "note" => note = ctx.string("note", value).map(str::to_owned),
                 "message" => message = ctx.string("message", value).map(str::to_owned),
-                other => ctx.error(key.span().start, format!("unknown key `{other}` in example; the keys are {EXAMPLE_KEYS}")),
+                other => ctx.error(
+                    key.span().start,
+                    format!("unknown key `{other}` in example; the keys are {EXAMPLE_KEYS}"),
+                ),
             }
         }
         let start = item.span().start;

@@ -193,21 +193,28 @@ const STANDALONE_ORIGIN: &str = "<condition>";
 /// Parses a standalone condition (tests, the CLI's ad-hoc queries); errors
 /// carry the origin `<condition>` and a line:column within `src`.
 pub fn parse_condition(src: &str) -> Result<Condition, RuleError> {
-    expr::parse(src).map(|expr| Condition { expr }).map_err(|e| {
-        let (line, column) = load::LineIndex::new(src).position(e.offset);
-        RuleError {
-            origin: STANDALONE_ORIGIN.to_owned(),
-            line,
-            column,
-            message: e.message,
-        }
-    })
+    expr::parse(src)
+        .map(|expr| Condition { expr })
+        .map_err(|e| {
+            let (line, column) = load::LineIndex::new(src).position(e.offset);
+            RuleError {
+                origin: STANDALONE_ORIGIN.to_owned(),
+                line,
+                column,
+                message: e.message,
+            }
+        })
 }
 
 impl Condition {
     /// Whether the condition holds for `record`; `fired(id)` answers `rule("id")`.
     pub fn matches(&self, record: &Value, fired: &dyn Fn(&str) -> bool) -> bool {
-        eval(&self.expr, record, &FiredLookup::ById(fired), &mut NoEvidence)
+        eval(
+            &self.expr,
+            record,
+            &FiredLookup::ById(fired),
+            &mut NoEvidence,
+        )
     }
 
     /// `Some(evidence)` when the condition holds for `record`, `None` otherwise.
@@ -468,8 +475,12 @@ fn cycle_errors(rules: &[Rule], deps: &[Vec<usize>]) -> Vec<RuleError> {
                     }
                     Some(Mark::Active) => {
                         let from = stack.iter().position(|(n, _)| *n == d).unwrap_or(0);
-                        let cycle: Vec<usize> =
-                            stack.get(from..).unwrap_or_default().iter().map(|(n, _)| *n).collect();
+                        let cycle: Vec<usize> = stack
+                            .get(from..)
+                            .unwrap_or_default()
+                            .iter()
+                            .map(|(n, _)| *n)
+                            .collect();
                         let mut key = cycle.clone();
                         key.sort_unstable();
                         if seen_cycles.insert(key) {

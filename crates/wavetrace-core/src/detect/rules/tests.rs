@@ -56,7 +56,10 @@ fn file(text: &str, origin: &str) -> RuleFile {
 }
 
 fn set_errors(files: &[(&str, &str)]) -> Vec<String> {
-    let files = files.iter().map(|(origin, text)| file(text, origin)).collect();
+    let files = files
+        .iter()
+        .map(|(origin, text)| file(text, origin))
+        .collect();
     match RuleSet::new(files) {
         Ok(_) => vec!["no error".to_owned()],
         Err(errors) => errors.iter().map(ToString::to_string).collect(),
@@ -91,7 +94,10 @@ fn every_operator_parses_and_prints_canonically() {
         ("exists(a.b)", "exists(a.b)"),
         ("count(urls) > 20", "count(urls) > 20"),
         ("len(subject) >= 3", "len(subject) >= 3"),
-        ("lower(from.domain) in ['x']", "lower(from.domain) in [\"x\"]"),
+        (
+            "lower(from.domain) in ['x']",
+            "lower(from.domain) in [\"x\"]",
+        ),
         ("rule('other-rule')", "rule(\"other-rule\")"),
         ("urls[0].host", "urls[0].host"),
         ("a.b[1][2].c", "a.b[1][2].c"),
@@ -122,9 +128,15 @@ fn precedence_not_binds_tighter_than_and_than_or() {
 
 #[test]
 fn strings_escapes_and_comments() {
-    assert_eq!(canon(r#"a == "q\"uote\\ \n\t""#), r#"a == "q\"uote\\ \n\t""#);
+    assert_eq!(
+        canon(r#"a == "q\"uote\\ \n\t""#),
+        r#"a == "q\"uote\\ \n\t""#
+    );
     assert_eq!(canon(r"a == 'it\'s'"), "a == \"it's\"");
-    assert_eq!(canon("a == 1 # trailing\n# whole line\nand b"), "a == 1 and b");
+    assert_eq!(
+        canon("a == 1 # trailing\n# whole line\nand b"),
+        "a == 1 and b"
+    );
     let c = cond(r#"s matches "^\d+\.x$""#);
     assert!(c.matches(&json!({"s": "12.x"}), &|_| false));
     assert!(!c.matches(&json!({"s": "12ax"}), &|_| false));
@@ -209,10 +221,17 @@ fn limits_are_enforced() {
     // Over the byte limit too, so check the list limit on the parser directly.
     assert_eq!(
         expr::parse(&list).err().map(|e| e.message),
-        Some(format!("condition too long ({} bytes; the limit is 8192)", list.len()))
+        Some(format!(
+            "condition too long ({} bytes; the limit is 8192)",
+            list.len()
+        ))
     );
     let regex = "a matches 'x{1000}{1000}'";
-    assert!(parse_err(regex).contains("invalid regex"), "{}", parse_err(regex));
+    assert!(
+        parse_err(regex).contains("invalid regex"),
+        "{}",
+        parse_err(regex)
+    );
 }
 
 #[test]
@@ -223,8 +242,13 @@ fn list_limit_is_enforced_by_the_parser() {
     let src = format!("a in [{items}]");
     let tokens = lexer::tokenize(&src).map(|t| t.len()).unwrap_or(0);
     assert!(tokens > expr::MAX_LIST_ITEMS);
-    let err = expr::parse_with_limit(&src, usize::MAX).err().map(|e| e.message);
-    assert_eq!(err.as_deref(), Some("list too long (the limit is 10000 items)"));
+    let err = expr::parse_with_limit(&src, usize::MAX)
+        .err()
+        .map(|e| e.message);
+    assert_eq!(
+        err.as_deref(),
+        Some("list too long (the limit is 10000 items)")
+    );
     let ok = vec!["1"; expr::MAX_LIST_ITEMS].join(",");
     assert!(expr::parse_with_limit(&format!("a in [{ok}]"), usize::MAX).is_ok());
 }
@@ -268,13 +292,22 @@ fn arrays_are_flattened_along_paths() {
     assert!(holds("nested == 4", &r));
     assert!(holds("nested[1] == 3", &r));
     assert!(holds("auth.dkim.detail.weak", &r));
-    assert!(holds(r#"auth.dkim.result == "pass" and auth.dkim.result == "none""#, &r));
+    assert!(holds(
+        r#"auth.dkim.result == "pass" and auth.dkim.result == "none""#,
+        &r
+    ));
 }
 
 #[test]
 fn missing_and_null_values_for_every_operator() {
     let r = record();
-    for path in ["missing", "nothing", "urls[2].host", "from.missing.deeper", "size.x"] {
+    for path in [
+        "missing",
+        "nothing",
+        "urls[2].host",
+        "from.missing.deeper",
+        "size.x",
+    ] {
         let positive = [
             format!("{path} == 'x'"),
             format!("{path} == 1"),
@@ -288,7 +321,7 @@ fn missing_and_null_values_for_every_operator() {
             format!("{path} starts_with ''"),
             format!("{path} ends_with ''"),
             format!("exists({path})"),
-            format!("{path}"),
+            path.to_string(),
             format!("count({path}) > 0"),
             format!("len({path}) > 0"),
             format!("lower({path}) == 'x'"),
@@ -373,7 +406,10 @@ fn regex_and_case_insensitive_text_operators() {
     assert!(holds(r#"urls.url contains "/LOGIN""#, &r));
     assert!(holds(r#"from.name contains "paypal""#, &r));
     assert!(holds(r#"lower(from.name) == "paypal service""#, &r));
-    assert!(holds(r#"lower(subject) in ["urgent: verify your account"]"#, &r));
+    assert!(holds(
+        r#"lower(subject) in ["urgent: verify your account"]"#,
+        &r
+    ));
     assert!(holds(r#"lower(subject) matches "^urgent""#, &r));
     assert!(!holds(r#"size matches "1""#, &r));
     let unicode = json!({"s": "ÉCOLE Straße"});
@@ -399,12 +435,18 @@ fn count_len_and_exists() {
 #[test]
 fn large_lists_use_the_hash_set_and_agree_with_small_ones() {
     let many: Vec<String> = (0..50).map(|i| format!("'d{i}.example'")).collect();
-    let big = cond(&format!("to.domain in [{}, 'other.example', 7]", many.join(", ")));
+    let big = cond(&format!(
+        "to.domain in [{}, 'other.example', 7]",
+        many.join(", ")
+    ));
     let r = record();
     assert!(big.matches(&r, &|_| false));
     let miss = cond(&format!("to.domain in [{}]", many.join(", ")));
     assert!(!miss.matches(&r, &|_| false));
-    let lower = cond(&format!("lower(subject) in [{}, 'urgent: verify your account']", many.join(", ")));
+    let lower = cond(&format!(
+        "lower(subject) in [{}, 'urgent: verify your account']",
+        many.join(", ")
+    ));
     assert!(lower.matches(&r, &|_| false));
     let numbers = cond(&format!("to_count in [{}, 2]", many.join(", ")));
     assert!(numbers.matches(&r, &|_| false));
@@ -430,18 +472,26 @@ fn evidence_names_the_leaves_that_made_the_rule_true() {
     );
     assert_eq!(
         evidence("signals.content.intimidation.score >= 0.5", &r),
-        Some(vec!["signals.content.intimidation.score >= 0.5: 0.82".to_owned()])
+        Some(vec![
+            "signals.content.intimidation.score >= 0.5: 0.82".to_owned()
+        ])
     );
     // Only the branch of the `or` that held, and both sides of the `and`.
     assert_eq!(
-        evidence(r#"(size < 10 or urls.host matches "^\d") and count(urls) > 2"#, &r),
+        evidence(
+            r#"(size < 10 or urls.host matches "^\d") and count(urls) > 2"#,
+            &r
+        ),
         Some(vec![
             r#"urls.host matches "^\\d": "1.2.3.4""#.to_owned(),
             "count(urls) > 2: 3".to_owned()
         ])
     );
     assert_eq!(
-        evidence(r#"missing != "x" and to.domain not in ["x"] and not exists(nothing)"#, &r),
+        evidence(
+            r#"missing != "x" and to.domain not in ["x"] and not exists(nothing)"#,
+            &r
+        ),
         Some(vec![
             r#"missing != "x": (no value)"#.to_owned(),
             r#"to.domain not in ["x"]: "corp.example""#.to_owned(),
@@ -450,7 +500,10 @@ fn evidence_names_the_leaves_that_made_the_rule_true() {
     );
     assert_eq!(
         evidence("flag and exists(from.name)", &r),
-        Some(vec!["flag: true".to_owned(), r#"exists(from.name): "PayPal Service""#.to_owned()])
+        Some(vec![
+            "flag: true".to_owned(),
+            r#"exists(from.name): "PayPal Service""#.to_owned()
+        ])
     );
     assert_eq!(evidence("size < 10", &r), None);
     let c = cond(r#"rule("display-name-impersonation")"#);
@@ -468,7 +521,10 @@ fn evidence_is_clipped_and_capped() {
     assert_eq!(lines.len(), 1);
     let line = lines.first().cloned().unwrap_or_default();
     assert!(line.ends_with('…'), "{line}");
-    assert_eq!(line.chars().count(), "s contains \"é\": ".chars().count() + 200 + 1);
+    assert_eq!(
+        line.chars().count(),
+        "s contains \"é\": ".chars().count() + 200 + 1
+    );
     let many = vec!["n == 1"; 40].join(" and ");
     let lines = evidence(&many, &r).unwrap_or_default();
     assert_eq!(lines.len(), eval::MAX_EVIDENCE_ENTRIES);
@@ -480,14 +536,19 @@ fn evidence_is_clipped_and_capped() {
 fn the_typical_rule_set_loads() {
     let f = file(TYPICAL, "typical.toml");
     assert_eq!(f.rules.len(), 41);
-    let first = f.rules.first().map(Clone::clone);
-    let Some(first) = first else { panic!("no rules") };
+    let first = f.rules.first().cloned();
+    let Some(first) = first else {
+        panic!("no rules")
+    };
     assert_eq!(first.id, "spoofed-sender");
     assert_eq!(first.severity, Severity::High);
     assert_eq!(first.score, 40);
     assert_eq!(first.labels, vec!["spoofed-sender".to_owned()]);
     assert_eq!(first.tags, vec!["attack.t1566.002".to_owned()]);
-    assert_eq!(first.evidence, vec!["from.address".to_owned(), "auth.dmarc.reason".to_owned()]);
+    assert_eq!(
+        first.evidence,
+        vec!["from.address".to_owned(), "auth.dmarc.reason".to_owned()]
+    );
     assert_eq!(first.line, 5);
     assert_eq!(first.origin, "typical.toml");
     assert!(first.enabled);
@@ -498,20 +559,28 @@ fn the_typical_rule_set_loads() {
             Example {
                 expect_match: true,
                 note: Some("bank lookalike sender that fails DMARC".to_owned()),
-                message: "From: Bank <alerts@bank.example>\nSubject: Your account\n\nPlease log in.\n".to_owned(),
+                message:
+                    "From: Bank <alerts@bank.example>\nSubject: Your account\n\nPlease log in.\n"
+                        .to_owned(),
                 line: 15
             },
             Example {
                 expect_match: false,
                 note: None,
-                message: "From: Partner <a@partner.example>\nSubject: Minutes\n\nAttached.\n".to_owned(),
+                message: "From: Partner <a@partner.example>\nSubject: Minutes\n\nAttached.\n"
+                    .to_owned(),
                 line: 25
             }
         ]
     );
     let set = RuleSet::new(vec![f]).unwrap_or_else(|e| panic!("{e:?}"));
     // phish-combo and bec-combo come after the rules they reference.
-    let pos = |id: &str| set.rules().iter().position(|r| r.id == id).unwrap_or(usize::MAX);
+    let pos = |id: &str| {
+        set.rules()
+            .iter()
+            .position(|r| r.id == id)
+            .unwrap_or(usize::MAX)
+    };
     assert!(pos("phish-combo") > pos("credential-request"));
     assert!(pos("bec-combo") > pos("urgent-subject"));
 }
@@ -571,7 +640,10 @@ fn toml_syntax_errors_are_one_located_error() {
     let errors = file_errors("[[rule]]\nid = \"x\nscore = 1\n");
     assert_eq!(errors.len(), 1);
     let first = errors.first().cloned().unwrap_or_default();
-    assert!(first.starts_with("r.toml:2:8: TOML syntax error: "), "{first}");
+    assert!(
+        first.starts_with("r.toml:2:8: TOML syntax error: "),
+        "{first}"
+    );
     assert_eq!(
         file_errors("title = 1\n"),
         vec!["r.toml:1:1: unknown key `title`; a rule file holds only [[rule]] tables"]
@@ -639,7 +711,10 @@ fn duplicate_ids_name_the_first_definition() {
         vec!["r.toml:9:6: duplicate rule id `dup`; first defined at r.toml:2:6"]
     );
     assert_eq!(
-        set_errors(&[("a.toml", &one), ("b.toml", &format!("{}{one}", rule_toml("other", "b")))]),
+        set_errors(&[
+            ("a.toml", &one),
+            ("b.toml", &format!("{}{one}", rule_toml("other", "b")))
+        ]),
         vec!["b.toml:9:6: duplicate rule id `dup`; first defined at a.toml:2:6"]
     );
 }
@@ -651,7 +726,11 @@ fn unknown_references_and_cycles_are_rejected() {
         set_errors(&[("a.toml", &text)]),
         vec!["a.toml:6:22: unknown rule `nope` in rule(\"nope\")"]
     );
-    let two = format!("{}{}", rule_toml("aa", "rule('bb')"), rule_toml("bb", "x or rule('aa')"));
+    let two = format!(
+        "{}{}",
+        rule_toml("aa", "rule('bb')"),
+        rule_toml("bb", "x or rule('aa')")
+    );
     assert_eq!(
         set_errors(&[("a.toml", &two)]),
         vec!["a.toml:6:16: dependency cycle between rules: aa -> bb -> aa"]
@@ -669,7 +748,14 @@ fn unknown_references_and_cycles_are_rejected() {
     // Across files, starting the search in the middle of the cycle.
     let across = set_errors(&[
         ("a.toml", &rule_toml("c2", "rule('c3')")),
-        ("b.toml", &format!("{}{}", rule_toml("c3", "rule('c1')"), rule_toml("c1", "rule('c2')"))),
+        (
+            "b.toml",
+            &format!(
+                "{}{}",
+                rule_toml("c3", "rule('c1')"),
+                rule_toml("c1", "rule('c2')")
+            ),
+        ),
     ]);
     assert_eq!(
         across,
@@ -695,14 +781,22 @@ fn rules_are_evaluated_in_dependency_order() {
     let fired = set.evaluate(&json!({"flag": true, "n": 2}));
     let names: Vec<(&str, Vec<String>)> = fired
         .iter()
-        .map(|f| (set.rules().get(f.rule).map_or("?", |r| r.id.as_str()), f.evidence.clone()))
+        .map(|f| {
+            (
+                set.rules().get(f.rule).map_or("?", |r| r.id.as_str()),
+                f.evidence.clone(),
+            )
+        })
         .collect();
     assert_eq!(
         names,
         vec![
             ("other", vec!["n > 1: 2".to_owned()]),
             ("base", vec!["flag: true".to_owned()]),
-            ("combo", vec!["rule(\"base\")".to_owned(), "rule(\"other\")".to_owned()]),
+            (
+                "combo",
+                vec!["rule(\"base\")".to_owned(), "rule(\"other\")".to_owned()]
+            ),
         ]
     );
     let fired = set.evaluate(&json!({"flag": true, "n": 0}));
@@ -736,13 +830,22 @@ fn disabled_rules_never_fire_and_evidence_paths_are_reported() {
 
 #[test]
 fn digest_follows_semantics_not_formatting() {
-    let a = format!("{}{}", rule_toml("one", "a == 1 and b"), rule_toml("two", "c"));
+    let a = format!(
+        "{}{}",
+        rule_toml("one", "a == 1 and b"),
+        rule_toml("two", "c")
+    );
     let reformatted = format!(
         "# comment\n{}{}",
         rule_toml("two", "c # same"),
-        rule_toml("one", "(a==1)\n   and b").replace("description = \"d\"", "description = \"other words\"")
+        rule_toml("one", "(a==1)\n   and b")
+            .replace("description = \"d\"", "description = \"other words\"")
     );
-    let changed = format!("{}{}", rule_toml("one", "a == 2 and b"), rule_toml("two", "c"));
+    let changed = format!(
+        "{}{}",
+        rule_toml("one", "a == 2 and b"),
+        rule_toml("two", "c")
+    );
     let digest = |t: &str| {
         RuleSet::new(vec![file(t, "x.toml")])
             .map(|s| s.digest())
@@ -762,7 +865,11 @@ fn check_paths_reports_unknown_fields_at_their_position() {
     );
     let set = RuleSet::new(vec![file(&text, "p.toml")]).unwrap_or_else(|e| panic!("{e:?}"));
     let known = |p: &str| matches!(p, "urls" | "urls.host" | "from.domain" | "from.address");
-    let errors: Vec<String> = set.check_paths(&known).iter().map(ToString::to_string).collect();
+    let errors: Vec<String> = set
+        .check_paths(&known)
+        .iter()
+        .map(ToString::to_string)
+        .collect();
     assert_eq!(
         errors,
         vec![
@@ -775,7 +882,10 @@ fn check_paths_reports_unknown_fields_at_their_position() {
 #[test]
 fn severity_is_ordered_and_serialises_snake_case() {
     assert!(Severity::Info < Severity::Low && Severity::High < Severity::Critical);
-    assert_eq!(serde_json::to_string(&Severity::Critical).ok().as_deref(), Some("\"critical\""));
+    assert_eq!(
+        serde_json::to_string(&Severity::Critical).ok().as_deref(),
+        Some("\"critical\"")
+    );
     assert_eq!(Severity::from_name("medium"), Some(Severity::Medium));
 }
 
@@ -889,13 +999,32 @@ fn typical_rules_fire_on_the_realistic_record() {
         .iter()
         .filter_map(|f| set.rules().get(f.rule).map(|r| r.id.as_str()))
         .collect();
-    for expected in ["spoofed-sender", "dmarc-reject-fail", "display-name-brand", "credential-request", "phish-combo", "shortener-url", "origin-dynamic", "free-mail-reply"] {
+    for expected in [
+        "spoofed-sender",
+        "dmarc-reject-fail",
+        "display-name-brand",
+        "credential-request",
+        "phish-combo",
+        "shortener-url",
+        "origin-dynamic",
+        "free-mail-reply",
+    ] {
         assert!(ids.contains(&expected), "{expected} missing from {ids:?}");
     }
-    for unexpected in ["exec-attachment", "trusted-sender", "mailing-list", "ip-url", "many-urls"] {
+    for unexpected in [
+        "exec-attachment",
+        "trusted-sender",
+        "mailing-list",
+        "ip-url",
+        "many-urls",
+    ] {
         assert!(!ids.contains(&unexpected), "{unexpected} fired: {ids:?}");
     }
-    let spoofed = fired.iter().find(|f| set.rules().get(f.rule).is_some_and(|r| r.id == "spoofed-sender"));
+    let spoofed = fired.iter().find(|f| {
+        set.rules()
+            .get(f.rule)
+            .is_some_and(|r| r.id == "spoofed-sender")
+    });
     assert_eq!(
         spoofed.map(|f| f.evidence.clone()),
         Some(vec![
@@ -919,9 +1048,12 @@ fn bench_typical_rule_set() {
         obj.insert("signals".into(), json!({}));
         obj.insert("reply_to".into(), json!([]));
         obj.insert("subject".into(), json!("Minutes of Tuesday"));
-        obj.insert("from".into(), json!({"name": "Bob", "address": "bob@partner.example", "domain": "partner.example"}));
+        obj.insert(
+            "from".into(),
+            json!({"name": "Bob", "address": "bob@partner.example", "domain": "partner.example"}),
+        );
     }
-    for (name, record) in [("firing (≈18 rules fire)", &hot), ("quiet", &quiet)] {
+    for (name, record) in [("firing", &hot), ("quiet", &quiet)] {
         let n = 20_000;
         let mut fired = 0usize;
         let start = std::time::Instant::now();
@@ -929,6 +1061,10 @@ fn bench_typical_rule_set() {
             fired += std::hint::black_box(set.evaluate(std::hint::black_box(record))).len();
         }
         let per = start.elapsed().as_secs_f64() * 1e6 / f64::from(n);
-        println!("{name}: {} rules, {} fired, {per:.2} µs/record", set.rules().len(), fired / n as usize);
+        println!(
+            "{name}: {} rules, {} fired, {per:.2} µs/record",
+            set.rules().len(),
+            fired / n as usize
+        );
     }
 }
