@@ -1,1 +1,0 @@
-//! Detection: rules (being written).
