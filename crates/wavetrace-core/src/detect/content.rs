@@ -9,8 +9,9 @@
 //! How a message is scored:
 //! * The subject and the first [`MAX_TEXT_BYTES`] of the body text are
 //!   *folded* once (lower case, NFKD with the accents dropped, `ß` -> `ss`,
-//!   typographic quotes and dashes mapped to ASCII, zero-width characters
-//!   removed, every run of whitespace collapsed to one space); the phrases
+//!   typographic quotes and dashes mapped to ASCII, Cyrillic and Greek
+//!   lookalikes mapped to the Latin letter they imitate, zero-width
+//!   characters removed, every run of whitespace collapsed to one space); the phrases
 //!   were folded the same way when the lexicons were loaded.
 //! * One Aho-Corasick automaton over all phrases of all classifiers finds
 //!   every (overlapping) occurrence; an occurrence counts only on whole-word
@@ -20,9 +21,10 @@
 //! * Patterns run on the unfolded subject and text; a pattern may require a
 //!   checksum (`check = "bitcoin"`) or context words nearby (`near`).
 //! * A classifier's score is the noisy-or of the weights of its distinct
-//!   hits: `1 - prod(1 - w)`. A phrase found in the subject gets
-//!   [`SUBJECT_BONUS`] of its remaining headroom on top (`w + (1 - w) * 0.2`):
-//!   subjects are short and chosen by the sender, so a hit there says more.
+//!   hits: `1 - prod(1 - w)`. A phrase found in the subject counts
+//!   [`SUBJECT_BONUS`] times its weight (at most 0.95): subjects are short
+//!   and chosen by the sender, so a hit there says more; a multiplier keeps
+//!   weak words weak.
 //! * The language: when the stopwords of one of the six lexicon languages
 //!   (counted by a small automaton of their own) clearly dominate the first
 //!   [`LANGUAGE_SAMPLE_BYTES`] of the body, that language; otherwise
@@ -53,8 +55,8 @@ pub const MAX_TEXT_BYTES: usize = 64 * 1024;
 /// plenty for a reliable guess.
 pub const LANGUAGE_SAMPLE_BYTES: usize = 2 * 1024;
 
-/// Share of a subject hit's remaining headroom added to its weight.
-pub const SUBJECT_BONUS: f64 = 0.2;
+/// Multiplier of the weight of a phrase found in the subject.
+pub const SUBJECT_BONUS: f64 = 1.2;
 
 /// Phrases reported per classifier (the strongest first).
 pub const MAX_PHRASES_REPORTED: usize = 8;
@@ -655,7 +657,7 @@ impl Classifiers {
             };
             if let Some(list) = hits.get_mut(classifier) {
                 let weight = if in_subject {
-                    weight + (1.0 - weight) * SUBJECT_BONUS
+                    (weight * SUBJECT_BONUS).min(0.95).max(*weight)
                 } else {
                     *weight
                 };
@@ -1001,7 +1003,8 @@ fn valid_bech32_bitcoin(text: &str) -> bool {
 }
 
 /// Lower case, accents stripped (NFKD minus combining marks), `ß` as `ss`,
-/// typographic quotes/dashes as ASCII, zero-width characters dropped and
+/// typographic quotes/dashes as ASCII, Cyrillic/Greek lookalikes as the
+/// Latin letter they imitate, zero-width characters dropped and
 /// whitespace runs collapsed to one space; no leading or trailing space.
 pub fn fold(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
@@ -1040,6 +1043,11 @@ fn fold_into(text: &str, out: &mut String) {
                 push(out, '"', &mut pending_space)
             }
             '\u{2010}'..='\u{2015}' => push(out, '-', &mut pending_space),
+            c if latin_lookalike(c).is_some() => {
+                if let Some(l) = latin_lookalike(c) {
+                    push(out, l, &mut pending_space)
+                }
+            }
             '\u{00DF}' | '\u{1E9E}' => {
                 push(out, 's', &mut pending_space);
                 push(out, 's', &mut pending_space);
@@ -1056,6 +1064,38 @@ fn fold_into(text: &str, out: &mut String) {
             }),
         }
     }
+}
+
+/// The Latin letter a Cyrillic or Greek lookalike stands for, as spammers
+/// mix them into Latin words ("acсоuпt") to dodge filters. The lexicons
+/// have no Cyrillic or Greek phrases, so folding real Russian or Greek
+/// text this way costs nothing; the language guess reads the raw text.
+fn latin_lookalike(c: char) -> Option<char> {
+    Some(match c {
+        'а' | 'А' | 'α' | 'Α' => 'a',
+        'в' | 'В' | 'β' | 'Β' => 'b',
+        'с' | 'С' | 'ϲ' => 'c',
+        'ԁ' => 'd',
+        'е' | 'Е' | 'ε' | 'Ε' => 'e',
+        'һ' | 'Н' | 'Η' => 'h',
+        'і' | 'І' | 'ι' | 'Ι' | 'ӏ' => 'i',
+        'ј' | 'Ј' => 'j',
+        'к' | 'К' | 'κ' | 'Κ' => 'k',
+        'м' | 'М' | 'Μ' => 'm',
+        'п' | 'ո' | 'η' | 'Ν' => 'n',
+        'о' | 'О' | 'ο' | 'Ο' | 'σ' => 'o',
+        'р' | 'Р' | 'ρ' | 'Ρ' => 'p',
+        'г' => 'r',
+        'ѕ' | 'Ѕ' => 's',
+        'т' | 'Т' | 'τ' | 'Τ' => 't',
+        'υ' | 'ս' => 'u',
+        'ν' => 'v',
+        'ԝ' | 'ω' => 'w',
+        'х' | 'Х' | 'χ' | 'Χ' => 'x',
+        'у' | 'У' | 'γ' | 'Υ' => 'y',
+        'Ζ' => 'z',
+        _ => return None,
+    })
 }
 
 /// The longest prefix of `text` of at most `max` bytes, cut at a character
@@ -1418,6 +1458,8 @@ mod tests {
             fold("  Straße\u{00A0}ÉTÉ \u{2019}n\u{2014}x  "),
             "strasse ete 'n-x"
         );
+        // Cyrillic lookalikes inside Latin words.
+        assert_eq!(fold("lоg іn to your acсоuпt"), "log in to your account");
     }
 
     #[test]
