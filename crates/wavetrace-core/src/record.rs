@@ -17,8 +17,10 @@ use crate::origin::Origin;
 ///
 /// 1: the foundation; 2: origin tracing (`received[i]` parsed fields,
 /// `path`, `trust_boundary`, `origin`, `claimed_path`, `trace_anomalies`,
-/// `findings`); 3: sender authentication (`auth`, `analysis.auth`).
-pub const RECORD_SCHEMA_VERSION: u32 = 3;
+/// `findings`); 3: sender authentication (`auth`, `analysis.auth`); 4:
+/// detection (`receiver_verdicts`, `signals`, `score`, `verdict`, `labels`,
+/// rule entries in `findings`, `analysis.rules`).
+pub const RECORD_SCHEMA_VERSION: u32 = 4;
 
 /// Everything wavetrace knows about one distinct message (one sha256).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -89,10 +91,29 @@ pub struct MessageRecord {
     /// What looks wrong in the Received chain.
     #[serde(default)]
     pub trace_anomalies: Vec<Anomaly>,
-    /// Conclusions with their evidence (e.g. `relay_abuse`: sent through an
-    /// unrelated organisation's server, described as a victim's).
+    /// Conclusions with their evidence: `relay_abuse` (sent through an
+    /// unrelated organisation's server, described as a victim's) from origin
+    /// tracing, and one `rule` entry per detection rule that fired.
     #[serde(default)]
     pub findings: Vec<Finding>,
+    /// What detection measured (classifier scores, impersonation, lookalike
+    /// domains, links, attachments, personalisation): the inputs of the
+    /// rules. Absent when detection did not run.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub signals: Option<crate::detect::Signals>,
+    /// Sum of the scores of the rules that fired.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub score: Option<i32>,
+    /// `clean`, `suspicious` or `malicious`, from `score` and the thresholds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub verdict: Option<crate::detect::Verdict>,
+    /// The union of the fired rules' labels, from a closed set (README).
+    #[serde(default)]
+    pub labels: Vec<crate::detect::Label>,
+    /// Spam verdicts receivers wrote into the headers (SCL, X-Spam-Status,
+    /// ...): reported as their claims, never an input to wavetrace's verdict.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub receiver_verdicts: Vec<crate::detect::receiver::ReceiverVerdict>,
     /// Sender authentication: SPF, DKIM, DMARC and ARC verdicts (computed, or
     /// the receiver's trusted claims in `--dns off`), every receiver claim,
     /// and whether the From domain is authenticated. Filled by the
@@ -412,6 +433,9 @@ pub struct AnalysisProvenance {
     /// (ASN ownership changes over the years).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub ipdb: Vec<crate::origin::ipdb::IpDbProvenance>,
+    /// The detection rule set the verdict was judged with.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rules: Option<crate::detect::RulesProvenance>,
 }
 
 impl Default for AnalysisProvenance {
@@ -422,6 +446,7 @@ impl Default for AnalysisProvenance {
             record_schema: RECORD_SCHEMA_VERSION,
             auth: None,
             ipdb: Vec::new(),
+            rules: None,
         }
     }
 }

@@ -11,7 +11,9 @@ use crate::parse::rfc3339_utc;
 use crate::record::{json_token, MessageRecord};
 
 use super::record_features::unix_time;
+use super::template::{SlotType, TemplateSegment};
 use super::{split_waves, template, CampaignMembers, Template};
+use crate::detect::Label;
 
 /// Values listed per field (the most frequent first).
 const TOP: usize = 50;
@@ -31,9 +33,11 @@ pub struct CampaignSummary {
     pub first_seen: Option<String>,
     /// Latest arrival (RFC 3339 UTC).
     pub last_seen: Option<String>,
-    /// Labels from detection (the union of the members'); empty until then.
+    /// Labels from detection: the union of the members', plus
+    /// `personalised` when the template has name or street-address slots.
     pub labels: Vec<String>,
-    /// The highest member verdict, once detection exists.
+    /// The highest member verdict (`clean`, `suspicious`, `malicious`);
+    /// None when no member was judged.
     pub verdict: Option<String>,
     /// The common text with typed slots, for campaigns of two or more.
     pub template: Option<Template>,
@@ -171,6 +175,41 @@ fn distinct(values: impl Iterator<Item = String>) -> Vec<String> {
     v.dedup();
     v.truncate(TOP);
     v
+}
+
+/// A campaign's labels and verdict: the union of its members' labels and
+/// the highest member verdict. A template whose slots hold names or street
+/// addresses adds `personalised`: each member was filled in from a data set,
+/// even when no single message shows it.
+fn judgement(
+    members: &[&MessageRecord],
+    template: Option<&Template>,
+) -> (Vec<String>, Option<String>) {
+    let mut labels: Vec<Label> = members
+        .iter()
+        .flat_map(|r| r.labels.iter().copied())
+        .collect();
+    let personal_slots = template.is_some_and(|t| {
+        t.segments.iter().any(|s| {
+            matches!(
+                s,
+                TemplateSegment::Slot {
+                    slot_type: SlotType::Name | SlotType::StreetAddress,
+                    ..
+                }
+            )
+        })
+    });
+    if personal_slots {
+        labels.push(Label::Personalised);
+    }
+    labels.sort();
+    labels.dedup();
+    let verdict = members.iter().filter_map(|r| r.verdict).max();
+    (
+        labels.iter().map(|l| l.as_str().to_string()).collect(),
+        verdict.map(|v| v.as_str().to_string()),
+    )
 }
 
 /// Summarises a campaign from its members' records (in any order; members
@@ -340,14 +379,15 @@ pub fn summarise(members: &CampaignMembers, records: &[MessageRecord]) -> Campai
         (None, false)
     };
 
+    let (labels, verdict) = judgement(&ordered, template.as_ref());
     CampaignSummary {
         id: members.id.clone(),
         aliases: members.aliases.clone(),
         size: members.size(),
         first_seen: members.first_seen().map(rfc3339_utc),
         last_seen: members.last_seen().map(rfc3339_utc),
-        labels: Vec::new(),
-        verdict: None,
+        labels,
+        verdict,
         template,
         template_sampled,
         waves,

@@ -1,9 +1,398 @@
-//! Stage 5: detection. A record in, signals and a verdict out.
+//! Stage 5: detection. A record in; signals, fired rules and a verdict out.
 //!
-//! Under construction: the submodules are filled one by one.
+//! Two layers, so that judgement stays editable and explainable:
+//!
+//! 1. **Signals** ([`Signals`]), measured in code: content classifiers
+//!    ([`content`], lexicons in `data/lexicons`), impersonation and
+//!    lookalike domains against the protected entities ([`entities`],
+//!    [`lookalike`]), links and attachments ([`links`]), the sender's
+//!    identity ([`sender`]), personalisation ([`personal`]). They are
+//!    written into the record under `signals`.
+//! 2. **Rules** ([`rules`]), conditions over the record's JSON (signals,
+//!    authentication, origin, everything), in TOML files: the shipped set in
+//!    `data/rules` and the user's own. Each fired rule adds its score, its
+//!    labels and a `findings` entry with its evidence; the score against
+//!    the thresholds ([`verdict`]) gives the verdict.
+//!
+//! Receivers' spam verdicts ([`receiver`]) are read by the parser and kept
+//! as claims, never used: the rule loader refuses conditions on them, on
+//! dates and on the mail client.
 
 pub mod content;
 pub mod entities;
 pub mod links;
 pub mod lookalike;
+pub mod personal;
+pub mod receiver;
 pub mod rules;
+pub mod sender;
+pub mod verdict;
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+pub use verdict::{Label, Thresholds, Verdict};
+
+use crate::origin::infra::{Finding, FindingCode};
+use crate::record::MessageRecord;
+use content::{ClassScore, Classifiers};
+use entities::{Entity, LookalikeMatch, ProtectedEntities};
+use links::{AttachmentSignals, LinkSignals};
+use personal::Personalisation;
+use rules::{LabelSet, RuleError, RuleFile, RuleSet, Severity};
+use sender::SenderSignals;
+
+/// Everything detection measured about one message: the inputs of the rules
+/// (`signals.*` paths in conditions).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Signals {
+    /// ISO 639-1 language of the text, when detection was reliable.
+    pub language: Option<String>,
+    /// Content classifier scores (0 to 1) and the phrases that triggered
+    /// them, by classifier (`intimidation`, `extortion`, `data_possession`,
+    /// `election`, `credential_phishing`, `payment_fraud`, `advance_fee`,
+    /// `urgency`, `spam`); classifiers that found nothing are absent.
+    pub content: BTreeMap<String, ClassScore>,
+    /// Crypto-currency wallet addresses in the text (checksums verified).
+    pub crypto_addresses: Vec<String>,
+    /// The sender's identity: free mail, Reply-To, display-name claims.
+    pub sender: SenderSignals,
+    /// Display names naming a protected entity.
+    pub impersonation: Vec<Impersonation>,
+    /// Domains imitating a protected entity's, by where they were found.
+    pub lookalikes: Vec<LookalikeHit>,
+    /// Links: unwrapped rewriters, deceptive text, shorteners, IP literals.
+    pub links: LinkSignals,
+    /// Risky attachments.
+    pub attachments: AttachmentSignals,
+    /// Recipient-specific data in the message.
+    pub personalisation: Personalisation,
+}
+
+/// A display name that names a protected entity.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Impersonation {
+    /// The protected entity's canonical name.
+    pub entity: String,
+    /// Its kind (`brand`, `bank`, `election-authority`, ...).
+    pub kind: String,
+    /// The name variant found in the display name.
+    pub variant: String,
+    /// The From domain.
+    pub from_domain: Option<String>,
+    /// Whether the From domain is one of the entity's own. When it is, the
+    /// question is whether the domain authenticated (`auth.from_authenticated`).
+    pub legitimate_domain: bool,
+}
+
+/// A lookalike domain and where it was found.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LookalikeHit {
+    /// `from`, `reply_to`, `return_path`, `sender`, `message_id` or `url`.
+    pub field: String,
+    /// The host as found.
+    pub host: String,
+    /// What it imitates and how.
+    #[serde(flatten)]
+    pub found: LookalikeMatch,
+}
+
+/// Which rule fired, in a `findings` entry with `code: rule`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RuleHit {
+    /// The rule's id.
+    pub id: String,
+    /// Its severity.
+    pub severity: Severity,
+    /// The score it added.
+    pub score: i32,
+    /// The labels it gave.
+    pub labels: Vec<Label>,
+    /// Its tags (MITRE ATT&CK ids and the like).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tags: Vec<String>,
+}
+
+/// Which rule set judged a record (`analysis.rules`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RulesProvenance {
+    /// Digest of the rules' semantic content: equal digests judge alike.
+    pub digest: String,
+    /// Number of enabled rules.
+    pub count: usize,
+    /// Where the rules came from (`builtin:impersonation.toml`, the user's files).
+    pub sources: Vec<String>,
+}
+
+/// Fields a rule may not read: receivers' verdicts measure another filter,
+/// and dates or the mail client's age say nothing about intent.
+pub const FORBIDDEN_RULE_PATHS: &[&str] = &[
+    "receiver_verdicts",
+    "date",
+    "date_raw",
+    "arrival_time",
+    "arrival_time_source",
+    "x_mailer",
+    "user_agent",
+    "analysis",
+];
+
+/// Is a condition's field path allowed (see [`FORBIDDEN_RULE_PATHS`])?
+pub fn rule_path_allowed(path: &str) -> bool {
+    let first = path.split(['.', '[']).next().unwrap_or(path);
+    !FORBIDDEN_RULE_PATHS.contains(&first)
+}
+
+/// The shipped rule files, compiled in: (origin, text).
+pub const BUILTIN_RULES: &[(&str, &str)] = &[
+    (
+        "builtin:sender.toml",
+        include_str!("../../../../data/rules/sender.toml"),
+    ),
+    (
+        "builtin:content.toml",
+        include_str!("../../../../data/rules/content.toml"),
+    ),
+    (
+        "builtin:links.toml",
+        include_str!("../../../../data/rules/links.toml"),
+    ),
+];
+
+/// The label set rules are checked against.
+pub fn label_set() -> LabelSet {
+    let names: Vec<&str> = Label::ALL.iter().map(|l| l.as_str()).collect();
+    LabelSet::new(&names)
+}
+
+/// Parses the shipped rule files.
+pub fn builtin_rule_files() -> Result<Vec<RuleFile>, Vec<RuleError>> {
+    let labels = label_set();
+    let mut files = Vec::new();
+    let mut errors = Vec::new();
+    for (origin, text) in BUILTIN_RULES {
+        match rules::parse_rule_file(text, origin, &labels) {
+            Ok(file) => files.push(file),
+            Err(mut e) => errors.append(&mut e),
+        }
+    }
+    if errors.is_empty() {
+        Ok(files)
+    } else {
+        Err(errors)
+    }
+}
+
+/// The judge: protected entities, classifiers, rules and thresholds,
+/// compiled once and shared by every worker.
+pub struct Detector {
+    entities: ProtectedEntities,
+    classifiers: &'static Classifiers,
+    rules: RuleSet,
+    thresholds: Thresholds,
+    provenance: RulesProvenance,
+}
+
+impl Detector {
+    /// A detector from rule files (the shipped ones and the user's), the
+    /// organisation's own protected entities (added to the shipped list)
+    /// and thresholds. Fails with every rule error, located.
+    pub fn new(
+        rule_files: Vec<RuleFile>,
+        extra_entities: Vec<Entity>,
+        thresholds: Thresholds,
+    ) -> Result<Detector, Vec<RuleError>> {
+        let sources = rule_files.iter().map(|f| f.origin.clone()).collect();
+        let rules = RuleSet::new(rule_files)?;
+        let forbidden = rules.check_paths(&rule_path_allowed);
+        if !forbidden.is_empty() {
+            return Err(forbidden);
+        }
+        let provenance = RulesProvenance {
+            digest: rules.digest(),
+            count: rules.rules().len(),
+            sources,
+        };
+        Ok(Detector {
+            entities: ProtectedEntities::with_builtin(extra_entities),
+            classifiers: Classifiers::builtin(),
+            rules,
+            thresholds,
+            provenance,
+        })
+    }
+
+    /// The shipped rules, entities and thresholds.
+    pub fn builtin() -> Result<Detector, Vec<RuleError>> {
+        Detector::new(builtin_rule_files()?, Vec::new(), Thresholds::builtin())
+    }
+
+    /// The compiled rules.
+    pub fn rules(&self) -> &RuleSet {
+        &self.rules
+    }
+
+    /// What this detector records in `analysis.rules`.
+    pub fn provenance(&self) -> &RulesProvenance {
+        &self.provenance
+    }
+
+    /// Measures the signals of a record.
+    pub fn signals(&self, record: &MessageRecord) -> Signals {
+        let content = self
+            .classifiers
+            .classify(record.subject.as_deref(), &record.body.text);
+        let links = links::link_signals(&record.urls);
+        Signals {
+            language: content.language,
+            content: content.classes,
+            crypto_addresses: content.crypto_addresses,
+            sender: sender::sender_signals(record),
+            impersonation: self.impersonation(record),
+            lookalikes: self.lookalikes(record, &links),
+            attachments: links::attachment_signals(&record.attachments),
+            links,
+            personalisation: personal::personalisation(record),
+        }
+    }
+
+    /// Judges a record in place: signals, rule findings, score, verdict,
+    /// labels, provenance. Earlier rule findings (a re-judged record) are
+    /// replaced; origin tracing's findings stay.
+    pub fn judge(&self, record: &mut MessageRecord) {
+        record.findings.retain(|f| f.code != FindingCode::Rule);
+        record.signals = Some(self.signals(record));
+        record.score = None;
+        record.verdict = None;
+        record.labels.clear();
+        let json = serde_json::to_value(&*record).unwrap_or(serde_json::Value::Null);
+        let fired = self.rules.evaluate(&json);
+        let mut score = 0;
+        let mut labels: Vec<Label> = Vec::new();
+        for hit in fired {
+            let Some(rule) = self.rules.rules().get(hit.rule) else {
+                continue;
+            };
+            let rule_labels: Vec<Label> = rule
+                .labels
+                .iter()
+                .filter_map(|l| Label::from_token(l))
+                .collect();
+            labels.extend(&rule_labels);
+            score += rule.score;
+            record.findings.push(Finding {
+                code: FindingCode::Rule,
+                summary: rule.description.clone(),
+                evidence: hit.evidence,
+                victim_infrastructure: None,
+                rule: Some(RuleHit {
+                    id: rule.id.clone(),
+                    severity: rule.severity,
+                    score: rule.score,
+                    labels: rule_labels,
+                    tags: rule.tags.clone(),
+                }),
+            });
+        }
+        labels.sort();
+        labels.dedup();
+        record.score = Some(score);
+        record.verdict = Some(self.thresholds.verdict(score));
+        record.labels = labels;
+        record.analysis.rules = Some(self.provenance.clone());
+    }
+
+    /// Display names that name a protected entity.
+    fn impersonation(&self, record: &MessageRecord) -> Vec<Impersonation> {
+        let Some(from) = record.from.as_ref() else {
+            return Vec::new();
+        };
+        let Some(found) = from
+            .name
+            .as_deref()
+            .and_then(|n| self.entities.match_display_name(n))
+        else {
+            return Vec::new();
+        };
+        let legitimate = from
+            .domain
+            .as_deref()
+            .zip(self.entities.entity(&found.entity))
+            .is_some_and(|(d, entity)| self.entities.is_legitimate(entity, d));
+        vec![Impersonation {
+            entity: found.entity,
+            kind: found.kind,
+            variant: found.variant,
+            from_domain: from.domain.clone(),
+            legitimate_domain: legitimate,
+        }]
+    }
+
+    /// Lookalike domains in the sender fields and the links (after
+    /// rewriters were unwrapped); each host judged once.
+    fn lookalikes(&self, record: &MessageRecord, links: &LinkSignals) -> Vec<LookalikeHit> {
+        const MAX_HOSTS: usize = 200;
+        let mut hosts: Vec<(&'static str, String)> = Vec::new();
+        let mut add = |field: &'static str, host: Option<&str>| {
+            if let Some(host) = host.filter(|h| !h.is_empty()) {
+                let host = host.trim_end_matches('.').to_ascii_lowercase();
+                if hosts.len() < MAX_HOSTS && !hosts.iter().any(|(_, h)| *h == host) {
+                    hosts.push((field, host));
+                }
+            }
+        };
+        add(
+            "from",
+            record.from.as_ref().and_then(|f| f.domain.as_deref()),
+        );
+        for m in &record.reply_to {
+            add("reply_to", m.domain.as_deref());
+        }
+        add(
+            "return_path",
+            record
+                .return_path
+                .as_deref()
+                .and_then(|r| r.rsplit_once('@'))
+                .map(|(_, d)| d),
+        );
+        add(
+            "sender",
+            record.sender.as_ref().and_then(|s| s.domain.as_deref()),
+        );
+        add(
+            "message_id",
+            record
+                .message_id
+                .as_deref()
+                .and_then(|m| m.rsplit_once('@'))
+                .map(|(_, d)| d),
+        );
+        for u in &links.unwrapped {
+            add("url", u.original_host.as_deref());
+        }
+        for u in &record.urls {
+            add("url", u.host.as_deref());
+        }
+        hosts
+            .into_iter()
+            .filter_map(|(field, host)| {
+                self.entities.lookalike(&host).map(|found| LookalikeHit {
+                    field: field.to_string(),
+                    host,
+                    found,
+                })
+            })
+            .collect()
+    }
+}
+
+impl std::fmt::Debug for Detector {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Detector")
+            .field("provenance", &self.provenance)
+            .field("thresholds", &self.thresholds)
+            .finish_non_exhaustive()
+    }
+}

@@ -58,6 +58,8 @@ pub enum Relation {
 pub enum FindingCode {
     /// Sent through an unrelated organisation's server.
     RelayAbuse,
+    /// A detection rule fired (see `rule`).
+    Rule,
 }
 
 /// A finding with its evidence, in words an analyst can defend.
@@ -72,6 +74,9 @@ pub struct Finding {
     /// The abused server, described as a victim's infrastructure.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub victim_infrastructure: Option<VictimInfrastructure>,
+    /// For `code: rule`: which rule fired, its severity, score, labels and tags.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rule: Option<crate::detect::RuleHit>,
 }
 
 /// The third-party server a message was sent through.
@@ -293,5 +298,6 @@ pub fn relay_abuse(origin: &Origin, input: &TraceInput, claimed: &[ClaimedHop]) 
         ),
         evidence,
         victim_infrastructure: Some(VictimInfrastructure { ip: Some(ip), rdns: rdns.to_string(), org_domain: org.to_string(), role: "victim".to_string() }),
+        rule: None,
     })
 }

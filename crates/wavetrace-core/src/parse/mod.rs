@@ -236,6 +236,11 @@ fn fallback_record(raw: &[u8], sighting: &Sighting) -> MessageRecord {
         precedence: None,
         x_mailer: None,
         user_agent: None,
+        signals: None,
+        score: None,
+        verdict: None,
+        labels: Vec::new(),
+        receiver_verdicts: Vec::new(),
         mime: Default::default(),
         body: Default::default(),
         urls: Vec::new(),
@@ -425,6 +430,11 @@ fn build_record(
         claimed_path: trace.claimed_path,
         trace_anomalies: trace.anomalies,
         findings: trace.findings,
+        signals: None,
+        score: None,
+        verdict: None,
+        labels: Vec::new(),
+        receiver_verdicts: receiver_verdicts(raw, headers),
         auth: None,
         list: list_headers(message),
         precedence: raw_header(message, HeaderName::Other(Cow::Borrowed("Precedence"))),
@@ -514,6 +524,22 @@ fn dkim_signing_domains(raw: &[u8], headers: &[mail_parser::Header<'_>]) -> Vec<
             })
         })
         .filter(|d| !d.is_empty())
+        .collect()
+}
+
+/// Receivers' spam verdicts, kept as their claims (see
+/// [`crate::detect::receiver`]); at most 32.
+fn receiver_verdicts(
+    raw: &[u8],
+    headers: &[mail_parser::Header<'_>],
+) -> Vec<crate::detect::receiver::ReceiverVerdict> {
+    headers
+        .iter()
+        .filter_map(|h| {
+            let value = unfold(header_slice(raw, h.offset_start, h.offset_end));
+            crate::detect::receiver::read(h.name.as_str(), value.trim())
+        })
+        .take(32)
         .collect()
 }
 

@@ -1,0 +1,129 @@
+//! Detection cost per message with the shipped rule set:
+//! `cargo bench -p wavetrace-core --bench detect`.
+//!
+//! Parses every message of the unpacked corpora once (`$WAVETRACE_CORPORA`,
+//! else `target/corpora` of the workspace; skipped with a message when
+//! absent), then times, best of three passes, on each corpus:
+//! * `Detector::signals` (classifiers, impersonation, lookalikes, links,
+//!   attachments, sender, personalisation);
+//! * `Detector::judge` (signals, the record as JSON, every rule, verdict);
+//!
+//! and prints µs/message. Authentication is not run here (it needs the
+//! auth crate); the rules that read `auth` see it absent. A benchmark, not a
+//! test: nothing is asserted.
+
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use wavetrace_core::detect::Detector;
+use wavetrace_core::parse::{analyse, AnalysisConfig, Sighting};
+use wavetrace_core::record::MessageRecord;
+
+fn corpora_root() -> Option<PathBuf> {
+    [
+        std::env::var_os("WAVETRACE_CORPORA").map(PathBuf::from),
+        Some(Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/corpora")),
+    ]
+    .into_iter()
+    .flatten()
+    .find(|p| p.is_dir())
+}
+
+/// Every message file under `dirs`, parsed (mbox envelope lines stripped).
+fn records(dirs: &[PathBuf]) -> Vec<MessageRecord> {
+    let config = AnalysisConfig::default();
+    let mut paths: Vec<PathBuf> = dirs
+        .iter()
+        .filter_map(|d| std::fs::read_dir(d).ok())
+        .flat_map(|entries| entries.flatten().map(|e| e.path()))
+        .filter(|p| p.is_file())
+        .collect();
+    paths.sort();
+    paths
+        .iter()
+        .filter_map(|p| std::fs::read(p).ok())
+        .filter_map(|raw| {
+            let body = match raw.strip_prefix(b"From ") {
+                Some(rest) => rest
+                    .iter()
+                    .position(|&b| b == b'\n')
+                    .and_then(|i| rest.get(i + 1..))
+                    .unwrap_or(rest)
+                    .to_vec(),
+                None => raw,
+            };
+            analyse(&body, &Sighting::default(), &config).ok()
+        })
+        .collect()
+}
+
+/// Best of three passes of `f` over `records`, in µs per message.
+fn best_us(records: &[MessageRecord], mut f: impl FnMut(&MessageRecord)) -> f64 {
+    (0..3)
+        .map(|_| {
+            let start = Instant::now();
+            for r in records {
+                f(r);
+            }
+            start.elapsed().as_secs_f64() * 1e6 / records.len().max(1) as f64
+        })
+        .fold(f64::INFINITY, f64::min)
+}
+
+fn main() {
+    let Some(root) = corpora_root() else {
+        println!("detect bench skipped: no corpora (set WAVETRACE_CORPORA or run scripts/test.sh)");
+        return;
+    };
+    let detector = match Detector::builtin() {
+        Ok(d) => d,
+        Err(errors) => {
+            for e in errors {
+                eprintln!("{e}");
+            }
+            std::process::exit(1);
+        }
+    };
+    let sa = root.join("spamassassin_public_corpus");
+    let corpora = [
+        ("phishing_pot", vec![root.join("phishing_pot")]),
+        (
+            "spamassassin ham",
+            vec![
+                sa.join("easy-ham-1"),
+                sa.join("easy-ham-2"),
+                sa.join("hard-ham-1"),
+            ],
+        ),
+        (
+            "linux_sparse",
+            vec![root.join("linux_sparse_list_archive/msgs")],
+        ),
+    ];
+    println!(
+        "{} rules, rule set {}",
+        detector.provenance().count,
+        detector.provenance().digest
+    );
+    println!("| corpus | messages | signals µs/msg | judge µs/msg |");
+    println!("|---|---:|---:|---:|");
+    for (name, dirs) in corpora {
+        let recs = records(&dirs);
+        let signals = best_us(&recs, |r| {
+            std::hint::black_box(detector.signals(r));
+        });
+        let judge = best_us(&recs, |r| {
+            let mut r = r.clone();
+            detector.judge(&mut r);
+            std::hint::black_box(r);
+        });
+        let clone = best_us(&recs, |r| {
+            std::hint::black_box(r.clone());
+        });
+        println!(
+            "| {name} | {} | {signals:.1} | {:.1} |",
+            recs.len(),
+            judge - clone
+        );
+    }
+}
