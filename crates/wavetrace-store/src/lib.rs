@@ -17,6 +17,7 @@ use std::path::Path;
 
 use rusqlite::{params, params_from_iter, Connection, OptionalExtension, Transaction};
 use wavetrace_core::campaign;
+use wavetrace_core::detect::Verdict;
 use wavetrace_core::record::{Container, MessageRecord};
 
 /// Errors from the store.
@@ -138,7 +139,36 @@ const MIGRATIONS: &[&str] = &[
         alias TEXT PRIMARY KEY,
         campaign_id TEXT NOT NULL
     );",
+    // 3: detection: each message's verdict (0 clean, 1 suspicious, 2
+    // malicious, NULL not judged), score and labels, for the filters.
+    "ALTER TABLE messages ADD COLUMN verdict INTEGER;
+    ALTER TABLE messages ADD COLUMN score INTEGER;
+    CREATE INDEX messages_verdict ON messages (verdict);
+    CREATE TABLE message_labels (
+        sha256 TEXT NOT NULL REFERENCES messages (sha256),
+        label TEXT NOT NULL,
+        PRIMARY KEY (sha256, label)
+    );
+    CREATE INDEX message_labels_label ON message_labels (label);",
 ];
+
+/// The `verdict` column's number for a verdict (ordered, so `>=` filters).
+fn verdict_rank(verdict: Option<Verdict>) -> Option<i64> {
+    verdict.map(|v| match v {
+        Verdict::Clean => 0,
+        Verdict::Suspicious => 1,
+        Verdict::Malicious => 2,
+    })
+}
+
+fn verdict_of_rank(rank: Option<i64>) -> Option<Verdict> {
+    match rank? {
+        0 => Some(Verdict::Clean),
+        1 => Some(Verdict::Suspicious),
+        2 => Some(Verdict::Malicious),
+        _ => None,
+    }
+}
 
 /// How raw bytes are stored (`raw_encoding`): an LZ4 block with its
 /// length prepended. LZ4 rather than deflate: deflate cost a quarter of the
@@ -288,6 +318,10 @@ pub struct MessageFilter {
     pub since: Option<String>,
     /// Arrival time before (RFC 3339 UTC).
     pub until: Option<String>,
+    /// Verdict at least this (suspicious includes malicious).
+    pub min_verdict: Option<Verdict>,
+    /// Carries this label.
+    pub label: Option<String>,
 }
 
 /// A short row for tables.
@@ -303,6 +337,10 @@ pub struct MessageRow {
     pub subject: Option<String>,
     /// Size in bytes.
     pub size: u64,
+    /// The verdict, when the message was judged.
+    pub verdict: Option<Verdict>,
+    /// The detection score.
+    pub score: Option<i64>,
 }
 
 /// Result of looking a message up by an id given by a user.
@@ -526,7 +564,7 @@ impl Store {
     pub fn rows(&self, filter: &MessageFilter, limit: Option<u64>) -> Result<Vec<MessageRow>> {
         let (where_sql, args) = filter_sql(filter);
         let sql = format!(
-            "SELECT m.sha256, m.arrival_time, m.from_domain, m.subject, m.size FROM messages m{where_sql} \
+            "SELECT m.sha256, m.arrival_time, m.from_domain, m.subject, m.size, m.verdict, m.score FROM messages m{where_sql} \
              ORDER BY m.arrival_time DESC, m.sha256{}",
             limit_sql(limit)
         );
@@ -538,6 +576,8 @@ impl Store {
                 from_domain: r.get(2)?,
                 subject: r.get(3)?,
                 size: r.get::<_, i64>(4)? as u64,
+                verdict: verdict_of_rank(r.get(5)?),
+                score: r.get(6)?,
             })
         })?;
         Ok(rows.collect::<std::result::Result<_, _>>()?)
@@ -617,7 +657,7 @@ impl Store {
         for r in records {
             let json = serde_json::to_string(r)?;
             tx.prepare_cached(
-                "UPDATE messages SET message_id = ?, arrival_time = ?, from_domain = ?, subject = ?, record = ?, record_schema = ?, tool_version = ? WHERE sha256 = ?",
+                "UPDATE messages SET message_id = ?, arrival_time = ?, from_domain = ?, subject = ?, record = ?, record_schema = ?, tool_version = ?, verdict = ?, score = ? WHERE sha256 = ?",
             )?
             .execute(params![
                 r.message_id,
@@ -627,9 +667,16 @@ impl Store {
                 json,
                 r.analysis.record_schema,
                 r.analysis.version,
+                verdict_rank(r.verdict),
+                r.score,
                 r.sha256
             ])?;
-            for table in ["message_url_hosts", "message_ips", "message_attachments"] {
+            for table in [
+                "message_url_hosts",
+                "message_ips",
+                "message_attachments",
+                "message_labels",
+            ] {
                 tx.prepare_cached(&format!("DELETE FROM {table} WHERE sha256 = ?"))?
                     .execute([&r.sha256])?;
             }
@@ -887,8 +934,8 @@ fn write_message(
     let r = &m.record;
     let inserted = tx
         .prepare_cached(
-            "INSERT INTO messages (sha256, size, message_id, arrival_time, from_domain, subject, record, record_schema, tool_version) \
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (sha256) DO NOTHING",
+            "INSERT INTO messages (sha256, size, message_id, arrival_time, from_domain, subject, record, record_schema, tool_version, verdict, score) \
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (sha256) DO NOTHING",
         )?
         .execute(params![
             r.sha256,
@@ -900,6 +947,8 @@ fn write_message(
             m.record_json,
             r.analysis.record_schema,
             r.analysis.version,
+            verdict_rank(r.verdict),
+            r.score,
         ])?;
     if inserted == 1 {
         tx.prepare_cached("INSERT INTO raw_messages (sha256, raw_encoding, raw) VALUES (?, ?, ?)")?
@@ -938,6 +987,12 @@ fn write_lookup_keys(tx: &Transaction<'_>, r: &MessageRecord) -> Result<()> {
     for a in &r.attachments {
         atts.execute(params![r.sha256, a.sha256])?;
     }
+    let mut labels = tx.prepare_cached(
+        "INSERT INTO message_labels (sha256, label) VALUES (?, ?) ON CONFLICT DO NOTHING",
+    )?;
+    for label in &r.labels {
+        labels.execute(params![r.sha256, label.as_str()])?;
+    }
     Ok(())
 }
 
@@ -973,6 +1028,16 @@ fn filter_sql(f: &MessageFilter) -> (String, Vec<String>) {
     if let Some(t) = &f.until {
         clauses.push("m.arrival_time < ?");
         args.push(t.clone());
+    }
+    if let Some(v) = verdict_rank(f.min_verdict) {
+        clauses.push("m.verdict >= ?");
+        args.push(v.to_string());
+    }
+    if let Some(label) = &f.label {
+        clauses.push(
+            "EXISTS (SELECT 1 FROM message_labels l WHERE l.sha256 = m.sha256 AND l.label = ?)",
+        );
+        args.push(label.clone());
     }
     if clauses.is_empty() {
         (String::new(), args)

@@ -43,8 +43,11 @@ pub struct ClusterSummary {
     pub seconds: f64,
 }
 
-/// Recomputes the clustering of everything in the store.
-pub fn recluster(store: &mut Store) -> anyhow::Result<ClusterSummary> {
+/// Recomputes the clustering of everything in the store. With
+/// `resummarise_all` every summary is rebuilt, not only those whose
+/// membership changed: after `reanalyse`, members' verdicts and labels may
+/// have changed while the membership did not.
+pub fn recluster(store: &mut Store, resummarise_all: bool) -> anyhow::Result<ClusterSummary> {
     let started = std::time::Instant::now();
     let mut entries: Vec<(Option<i64>, String, Fingerprint)> = Vec::new();
     let mut bad = 0usize;
@@ -121,7 +124,7 @@ pub fn recluster(store: &mut Store) -> anyhow::Result<ClusterSummary> {
         if c.size() > 1 {
             summary.campaigns_of_two_or_more += 1;
         }
-        if old.get(&c.id).is_none_or(|old_hash| *old_hash != hash) {
+        if resummarise_all || old.get(&c.id).is_none_or(|old_hash| *old_hash != hash) {
             stale.push(i);
         }
         hashes.push(hash);

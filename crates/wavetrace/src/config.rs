@@ -27,6 +27,47 @@ use wavetrace_core::origin::{IpNetwork, TrustConfig};
 pub struct FileConfig {
     #[serde(default)]
     pub trust: TrustSection,
+    #[serde(default)]
+    pub detect: DetectSection,
+}
+
+/// `[detect]`: the organisation's own rules and protected entities.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DetectSection {
+    /// Rule files or directories of `*.toml` rule files, added to the shipped set.
+    #[serde(default)]
+    pub rules: Vec<std::path::PathBuf>,
+    /// Protected-entities files (the format of `data/protected_entities.toml`).
+    #[serde(default)]
+    pub entities: Vec<std::path::PathBuf>,
+    /// Lowest score judged suspicious (default: `data/verdict.toml`).
+    pub suspicious: Option<i32>,
+    /// Lowest score judged malicious.
+    pub malicious: Option<i32>,
+}
+
+/// The configuration file in effect: `path` when given (it must exist),
+/// else `./wavetrace.toml` when present, else the defaults.
+pub fn file_config(
+    path: Option<&Path>,
+) -> anyhow::Result<(FileConfig, Option<std::path::PathBuf>)> {
+    let default = Path::new("wavetrace.toml");
+    let file = match path {
+        Some(p) => Some(p),
+        None if default.exists() => Some(default),
+        None => None,
+    };
+    match file {
+        Some(p) => {
+            let text =
+                std::fs::read_to_string(p).with_context(|| format!("reading {}", p.display()))?;
+            let cfg =
+                toml::from_str::<FileConfig>(&text).with_context(|| format!("{}", p.display()))?;
+            Ok((cfg, Some(p.to_path_buf())))
+        }
+        None => Ok((FileConfig::default(), None)),
+    }
 }
 
 /// `[trust]`.
@@ -60,22 +101,7 @@ pub struct TrustArgs {
 /// Reads `path` (when given, it must exist; otherwise `./wavetrace.toml` is
 /// read if present) and merges the command line into a [`TrustConfig`].
 pub fn trust_config(path: Option<&Path>, args: &TrustArgs) -> anyhow::Result<TrustConfig> {
-    let default = Path::new("wavetrace.toml");
-    let file = match path {
-        Some(p) => Some(p),
-        None if default.exists() => Some(default),
-        None => None,
-    };
-    let mut cfg = match file {
-        Some(p) => {
-            let text =
-                std::fs::read_to_string(p).with_context(|| format!("reading {}", p.display()))?;
-            toml::from_str::<FileConfig>(&text)
-                .with_context(|| format!("{}", p.display()))?
-                .trust
-        }
-        None => TrustSection::default(),
-    };
+    let mut cfg = file_config(path)?.0.trust;
     cfg.trusted_hosts.extend(args.trusted_hosts.iter().cloned());
     cfg.trusted_networks
         .extend(args.trusted_networks.iter().cloned());

@@ -5,6 +5,7 @@
 
 mod campaigns;
 mod config;
+mod detection;
 mod eval;
 mod inputs;
 mod pipeline;
@@ -50,6 +51,41 @@ enum Command {
     Campaign(CampaignArgs),
     /// Score the stored clustering against a ground-truth file.
     Eval(EvalArgs),
+    /// Detection rules: `check` validates, `test` runs each rule's examples (exit 3 on failure), `list` shows them.
+    Rules(RulesArgs),
+}
+
+#[derive(Debug, Args)]
+struct RulesArgs {
+    #[command(subcommand)]
+    action: RulesAction,
+}
+
+#[derive(Debug, Subcommand)]
+enum RulesAction {
+    /// Validate the rule set (shipped rules, wavetrace.toml's, and PATHs): exit 3 with every error located.
+    Check(RulesSetArgs),
+    /// Run every rule's embedded examples through the analysis: exit 3 when one fails.
+    Test(RulesTestArgs),
+    /// List the rules in evaluation order.
+    List(RulesSetArgs),
+}
+
+#[derive(Debug, Args)]
+struct RulesSetArgs {
+    /// Rule files or directories added to the shipped rules.
+    paths: Vec<PathBuf>,
+    #[command(flatten)]
+    detect: detection::DetectArgs,
+}
+
+#[derive(Debug, Args)]
+struct RulesTestArgs {
+    #[command(flatten)]
+    set: RulesSetArgs,
+    /// Only this rule's examples.
+    #[arg(long)]
+    rule: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -179,11 +215,35 @@ struct MessagesArgs {
     /// Arrival time before (RFC 3339, or a date YYYY-MM-DD).
     #[arg(long, value_parser = parse_time)]
     until: Option<String>,
+    /// Verdict at least this (`suspicious` includes malicious).
+    #[arg(long, value_enum)]
+    verdict: Option<VerdictArg>,
+    /// Carries this detection label (e.g. `credential-phishing`).
+    #[arg(long)]
+    label: Option<String>,
     /// At most this many (the table shows 50 unless given; JSON has no implicit limit).
     #[arg(long)]
     limit: Option<u64>,
     #[arg(long, value_enum, default_value_t = ListFormat::Table)]
     format: ListFormat,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum VerdictArg {
+    Clean,
+    Suspicious,
+    Malicious,
+}
+
+impl VerdictArg {
+    fn verdict(self) -> wavetrace_core::detect::Verdict {
+        use wavetrace_core::detect::Verdict;
+        match self {
+            VerdictArg::Clean => Verdict::Clean,
+            VerdictArg::Suspicious => Verdict::Suspicious,
+            VerdictArg::Malicious => Verdict::Malicious,
+        }
+    }
 }
 
 #[derive(Debug, Args)]
@@ -292,7 +352,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let pipeline = args.pipeline.build(cli.config.as_deref())?;
             let mut store = open_existing(&cli.db)?;
             let n = reanalyse::run(&mut store, &pipeline)?;
-            let clustering = campaigns::recluster(&mut store)?;
+            let clustering = campaigns::recluster(&mut store, true)?;
             eprintln!(
                 "re-analysed {n} messages in {}; {} campaigns of two or more",
                 cli.db.display(),
@@ -323,6 +383,21 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     campaigns::render(&campaigns::parse_summary(&summary)?, &links)
                 ),
             }
+        }
+        Command::Rules(args) => {
+            let config = cli.config.as_deref();
+            let with_paths = |set: RulesSetArgs| {
+                let mut detect = set.detect;
+                detect.rules.extend(set.paths);
+                detect
+            };
+            return match args.action {
+                RulesAction::Check(set) => detection::check(config, &with_paths(set)),
+                RulesAction::List(set) => detection::list(config, &with_paths(set)),
+                RulesAction::Test(t) => {
+                    detection::test(config, &with_paths(t.set), t.rule.as_deref())
+                }
+            };
         }
         Command::Eval(args) => {
             return eval::run(
@@ -425,6 +500,8 @@ fn messages(db: &Path, args: MessagesArgs) -> anyhow::Result<()> {
         attachment_sha256: args.attachment_sha256,
         since: args.since,
         until: args.until,
+        min_verdict: args.verdict.map(VerdictArg::verdict),
+        label: args.label,
     };
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::new(stdout.lock());
@@ -435,17 +512,18 @@ fn messages(db: &Path, args: MessagesArgs) -> anyhow::Result<()> {
             let rows = store.rows(&filter, Some(limit))?;
             writeln!(
                 out,
-                "{:<12}  {:<20}  {:<28}  {:>9}  SUBJECT",
-                "ID", "ARRIVAL", "FROM DOMAIN", "SIZE"
+                "{:<12}  {:<20}  {:<28}  {:>9}  {:<10}  SUBJECT",
+                "ID", "ARRIVAL", "FROM DOMAIN", "SIZE", "VERDICT"
             )?;
             for r in &rows {
                 writeln!(
                     out,
-                    "{:<12}  {:<20}  {:<28}  {:>9}  {}",
+                    "{:<12}  {:<20}  {:<28}  {:>9}  {:<10}  {}",
                     &r.sha256[..12],
                     r.arrival_time.as_deref().unwrap_or("-"),
                     clip(r.from_domain.as_deref().unwrap_or("-"), 28),
                     r.size,
+                    r.verdict.map_or("-", |v| v.as_str()),
                     clip(&one_line(r.subject.as_deref().unwrap_or("")), 60)
                 )?;
             }

@@ -1,6 +1,7 @@
 //! One message through every stage: parse and trace (`wavetrace-core`),
-//! then authenticate (`wavetrace-auth`, which owns the DNS). Shared by
-//! `scan` and `reanalyse` so both produce the same record.
+//! authenticate (`wavetrace-auth`, which owns the DNS), then judge
+//! (`wavetrace_core::detect`). Shared by `scan`, `reanalyse` and
+//! `rules test` so all produce the same record.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -9,6 +10,7 @@ use anyhow::Context;
 use wavetrace_auth::{AuthInput, DnsMode, Verifier, VerifierConfig};
 use wavetrace_core::auth::AuthProvenance;
 use wavetrace_core::campaign::record_features::unix_time;
+use wavetrace_core::detect::Detector;
 use wavetrace_core::domain::registrable_domain;
 use wavetrace_core::origin::ipdb::{IpDb, IpDbProvenance, IpDbSet};
 use wavetrace_core::origin::providers;
@@ -52,6 +54,8 @@ pub struct PipelineArgs {
     pub auth: AuthArgs,
     #[command(flatten)]
     pub enrich: EnrichArgs,
+    #[command(flatten)]
+    pub detect: crate::detection::DetectArgs,
 }
 
 impl PipelineArgs {
@@ -63,7 +67,8 @@ impl PipelineArgs {
             trust: crate::config::trust_config(config, &self.trust)?,
             now: Some(crate::now_unix()),
         };
-        Pipeline::new(analysis, &self.auth, &self.enrich)
+        let detector = crate::detection::detector(config, &self.detect)?;
+        Pipeline::new(analysis, &self.auth, &self.enrich, detector)
     }
 }
 
@@ -83,6 +88,7 @@ pub struct Pipeline {
     provenance: AuthProvenance,
     ipdb: IpDbSet,
     ipdb_provenance: Vec<IpDbProvenance>,
+    detector: Detector,
 }
 
 impl Pipeline {
@@ -91,6 +97,7 @@ impl Pipeline {
         config: AnalysisConfig,
         args: &AuthArgs,
         enrich: &EnrichArgs,
+        detector: Detector,
     ) -> anyhow::Result<Pipeline> {
         let mut databases = Vec::new();
         for path in &enrich.ipdb {
@@ -125,7 +132,30 @@ impl Pipeline {
             provenance,
             ipdb,
             ipdb_provenance,
+            detector,
         })
+    }
+
+    /// The pipeline `rules test` runs examples through: default limits and
+    /// inferred trust, DNS off, no IP databases.
+    pub fn for_examples(detector: Detector) -> anyhow::Result<Pipeline> {
+        let auth = AuthArgs {
+            dns: DnsModeArg::Off,
+            dns_file: None,
+            dns_server: None,
+            verify_at: "arrival".to_string(),
+        };
+        Pipeline::new(
+            AnalysisConfig::default(),
+            &auth,
+            &EnrichArgs::default(),
+            detector,
+        )
+    }
+
+    /// The detector judging the records.
+    pub fn detector(&self) -> &Detector {
+        &self.detector
     }
 
     /// Analyses one message: the record with its `auth`, or why it is not mail.
@@ -133,6 +163,7 @@ impl Pipeline {
         let mut record = analyse(raw, sighting, &self.config)?;
         self.enrich(&mut record);
         self.authenticate(&mut record, raw);
+        self.detector.judge(&mut record);
         Ok(record)
     }
 

@@ -211,7 +211,7 @@ pub fn run(cfg: &ScanConfig) -> anyhow::Result<ScanSummary> {
     summary.maildir_tmp_skipped = walked.maildir_tmp_skipped;
     cfg.pipeline.finish()?;
     let mut store = Store::open(&cfg.db)?;
-    summary.campaigns = Some(crate::campaigns::recluster(&mut store)?);
+    summary.campaigns = Some(crate::campaigns::recluster(&mut store, false)?);
     summary.seconds = started.elapsed().as_secs_f64();
     summary.peak_rss_mb = peak_rss_mb();
     store.finish_scan(

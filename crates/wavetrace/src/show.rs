@@ -30,6 +30,20 @@ pub fn render(r: &MessageRecord) -> String {
     if let Some(c) = &r.campaign_id {
         let _ = writeln!(s, "campaign    {c} (wavetrace campaign {c})");
     }
+    if let Some(v) = r.verdict {
+        let labels: Vec<&str> = r.labels.iter().map(|l| l.as_str()).collect();
+        let _ = writeln!(
+            s,
+            "verdict     {} (score {}){}",
+            v.as_str(),
+            r.score.unwrap_or(0),
+            if labels.is_empty() {
+                String::new()
+            } else {
+                format!(": {}", labels.join(", "))
+            }
+        );
+    }
     let _ = writeln!(s, "message-id  {}", opt(&r.message_id));
     let _ = writeln!(s, "subject     {}", opt(&r.subject));
     let _ = writeln!(
@@ -83,6 +97,7 @@ pub fn render(r: &MessageRecord) -> String {
     }
     render_origin(&mut s, r);
     render_auth(&mut s, r);
+    render_judgement(&mut s, r);
     if !r.urls.is_empty() {
         let _ = writeln!(s, "\nurls ({})", r.urls.len());
         for u in r.urls.iter().take(30) {
@@ -132,6 +147,65 @@ pub fn render(r: &MessageRecord) -> String {
         }
     }
     s
+}
+
+/// Why the verdict: each fired rule with its score and evidence, in plain
+/// words; then what receivers claimed (shown, never used).
+fn render_judgement(s: &mut String, r: &MessageRecord) {
+    let Some(verdict) = r.verdict else {
+        return;
+    };
+    let rules: Vec<_> = r
+        .findings
+        .iter()
+        .filter_map(|f| f.rule.as_ref().map(|hit| (f, hit)))
+        .collect();
+    let _ = writeln!(
+        s,
+        "
+verdict: {} (score {})",
+        verdict.as_str(),
+        r.score.unwrap_or(0)
+    );
+    if rules.is_empty() {
+        let _ = writeln!(s, "  no rule fired");
+    }
+    for (finding, hit) in rules {
+        let _ = writeln!(
+            s,
+            "  {:+4} {} ({}): {}",
+            hit.score,
+            hit.id,
+            json_token(&hit.severity),
+            one_line(&finding.summary)
+        );
+        for e in finding.evidence.iter().take(8) {
+            let _ = writeln!(s, "         {}", clip(&one_line(e), 160));
+        }
+    }
+    if let Some(rules) = &r.analysis.rules {
+        let _ = writeln!(s, "  rule set {} ({} rules)", rules.digest, rules.count);
+    }
+    if !r.receiver_verdicts.is_empty() {
+        let _ = writeln!(
+            s,
+            "
+receivers' spam verdicts (their claims; not used by wavetrace)"
+        );
+        for v in &r.receiver_verdicts {
+            let said = match v.spam {
+                Some(true) => "spam",
+                Some(false) => "not spam",
+                None => "no verdict",
+            };
+            let _ = writeln!(
+                s,
+                "  {}: {said}{}",
+                one_line(&v.header),
+                v.score.map(|x| format!(" (score {x})")).unwrap_or_default()
+            );
+        }
+    }
 }
 
 /// The path as a hop list, oldest first, with delays, the trust boundary
@@ -229,7 +303,7 @@ fn render_origin(s: &mut String, r: &MessageRecord) {
             clip(&one_line(&a.detail), 160)
         );
     }
-    for f in &r.findings {
+    for f in r.findings.iter().filter(|f| f.rule.is_none()) {
         let _ = writeln!(
             s,
             "\nFINDING {}: {}",
