@@ -34,6 +34,23 @@ const MAX_NAME: usize = 253;
 /// that is itself a public suffix (`co.uk`), or a name under a suffix the list does not
 /// know (see the module documentation). A trailing dot is ignored.
 pub fn registrable_domain(host: &str) -> Option<String> {
+    let lower = under_known_suffix(host)?;
+    let domain = list()?.domain(lower.as_bytes())?;
+    std::str::from_utf8(domain.as_bytes())
+        .ok()
+        .map(str::to_string)
+}
+
+/// Whether `host` is a well-formed name under a suffix the list knows, the
+/// suffix itself included (`iki.fi`, a public suffix that receives mail):
+/// what a sender's domain must at least be.
+pub fn has_known_suffix(host: &str) -> bool {
+    under_known_suffix(host).is_some()
+}
+
+/// `host` lower-cased when it is a well-formed name (not an address
+/// literal) whose public suffix the list knows.
+fn under_known_suffix(host: &str) -> Option<String> {
     let host = host.trim().trim_end_matches('.');
     if host.is_empty() || host.len() > MAX_NAME || host.starts_with('.') || host.starts_with('[') {
         return None;
@@ -51,15 +68,10 @@ pub fn registrable_domain(host: &str) -> Option<String> {
         return None;
     }
     let lower = host.to_lowercase();
-    let list = list()?;
-    let suffix = list.suffix(lower.as_bytes())?;
-    if !suffix.is_known() {
-        return None;
-    }
-    let domain = list.domain(lower.as_bytes())?;
-    std::str::from_utf8(domain.as_bytes())
-        .ok()
-        .map(str::to_string)
+    list()?
+        .suffix(lower.as_bytes())?
+        .is_known()
+        .then_some(lower)
 }
 
 /// Whether two host names belong to the same registrable domain (both must have one).
@@ -113,6 +125,9 @@ mod tests {
             None
         );
         assert!(same_organisation("a.outlook.com", "b.prod.outlook.com"));
+        assert!(has_known_suffix("iki.fi") && registrable_domain("iki.fi").is_none());
+        assert!(has_known_suffix("mail.example.org"));
+        assert!(!has_known_suffix("cocacola") && !has_known_suffix("corp.local"));
         assert!(!same_organisation("outlook.com", "office365.com"));
         assert_eq!(psl_version(), "2026-10-22_08-36-41_UTC");
     }

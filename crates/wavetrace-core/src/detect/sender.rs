@@ -55,6 +55,12 @@ pub struct SenderSignals {
     /// `[`.WeightLoss--]`): three or more and over 15% of its characters.
     #[serde(default)]
     pub display_name_symbols: bool,
+    /// The From header has no usable address: none at all, or a domain
+    /// under no known public suffix (`support@cocacola`,
+    /// `x@𝗩𝗲𝗿𝗸𝗮𝗱𝗲.𝗻𝗹`). No mail system sends that; 598 of the
+    /// phishing_pot tuning split, 1 of the 7,695 ham messages.
+    #[serde(default)]
+    pub from_address_invalid: bool,
 }
 
 const FREEMAIL: &str = include_str!("../../../../data/freemail_domains.txt");
@@ -282,6 +288,7 @@ pub fn sender_signals(record: &MessageRecord) -> SenderSignals {
             .and_then(|a| a.rsplit_once('@'))
             .is_some_and(|(local, _)| random_case(local)),
         display_name_symbols: symbol_heavy(name),
+        from_address_invalid: from_domain.is_none_or(|d| !crate::domain::has_known_suffix(d)),
     }
 }
 
@@ -345,6 +352,21 @@ mod tests {
         assert!(is_freemail("tenant.onmicrosoft.com"));
         assert!(!is_freemail("kernel.org"));
         assert!(!is_freemail("paypal.com"));
+    }
+
+    #[test]
+    fn invalid_from_addresses() {
+        let record = |from: &str| {
+            crate::parse::analyse(
+                format!("From: {from}\nSubject: x\n\nx\n").as_bytes(),
+                &crate::parse::Sighting::default(),
+                &crate::parse::AnalysisConfig::default(),
+            )
+            .unwrap()
+        };
+        assert!(sender_signals(&record("Coca <support@cocacola>")).from_address_invalid);
+        assert!(sender_signals(&record("Nobody")).from_address_invalid);
+        assert!(!sender_signals(&record("Jane <jane@example.org>")).from_address_invalid);
     }
 
     #[test]
