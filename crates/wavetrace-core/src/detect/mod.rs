@@ -60,6 +60,11 @@ pub struct Signals {
     pub sender: SenderSignals,
     /// Display names naming a protected entity.
     pub impersonation: Vec<Impersonation>,
+    /// A protected entity named in the subject while the From domain is not
+    /// one of its own (`Start the day with a bonus from Amazon Prime` from a
+    /// concert site): a brand lure, when the content is a pitch too.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub subject_entity: Option<String>,
     /// Domains imitating a protected entity's, by where they were found.
     pub lookalikes: Vec<LookalikeHit>,
     /// Links: unwrapped rewriters, deceptive text, shorteners, IP literals.
@@ -250,6 +255,7 @@ impl Detector {
             crypto_addresses: content.crypto_addresses,
             sender: sender::sender_signals(record),
             impersonation: self.impersonation(record),
+            subject_entity: self.subject_entity(record),
             lookalikes: self.lookalikes(record, &links),
             attachments: links::attachment_signals(&record.attachments),
             links,
@@ -327,6 +333,18 @@ impl Detector {
             from_domain: from.domain.clone(),
             legitimate_domain: legitimate,
         }]
+    }
+
+    /// The protected entity the subject names, when the From domain is not
+    /// one of its own.
+    fn subject_entity(&self, record: &MessageRecord) -> Option<String> {
+        let found = self
+            .entities
+            .match_display_name(record.subject.as_deref()?)?;
+        let entity = self.entities.entity(&found.entity)?;
+        let from_domain = record.from.as_ref().and_then(|f| f.domain.as_deref());
+        (!from_domain.is_some_and(|d| self.entities.is_legitimate(entity, d)))
+            .then_some(found.entity)
     }
 
     /// Lookalike domains in the sender fields and the links (after
