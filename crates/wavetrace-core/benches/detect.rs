@@ -4,8 +4,10 @@
 //! Parses every message of the unpacked corpora once (`$WAVETRACE_CORPORA`,
 //! else `target/corpora` of the workspace; skipped with a message when
 //! absent), then times, best of three passes, on each corpus:
-//! * `Detector::signals` (classifiers, impersonation, lookalikes, links,
-//!   attachments, sender, personalisation);
+//! * the content classifiers, link signals, sender signals and
+//!   personalisation alone;
+//! * `Detector::signals` (all of them, plus impersonation and lookalikes);
+//! * the record as a `serde_json::Value` (what the rules read);
 //! * `Detector::judge` (signals, the record as JSON, every rule, verdict);
 //!
 //! and prints µs/message. Authentication is not run here (it needs the
@@ -15,7 +17,8 @@
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use wavetrace_core::detect::Detector;
+use wavetrace_core::detect::content::Classifiers;
+use wavetrace_core::detect::{links, personal, sender, Detector};
 use wavetrace_core::parse::{analyse, AnalysisConfig, Sighting};
 use wavetrace_core::record::MessageRecord;
 
@@ -105,10 +108,28 @@ fn main() {
         detector.provenance().count,
         detector.provenance().digest
     );
-    println!("| corpus | messages | signals µs/msg | judge µs/msg |");
-    println!("|---|---:|---:|---:|");
+    println!(
+        "| corpus | messages | content | links | sender | personal | signals | judge (µs/msg) |"
+    );
+    println!("|---|---:|---:|---:|---:|---:|---:|---:|");
     for (name, dirs) in corpora {
         let recs = records(&dirs);
+        let classifiers = Classifiers::builtin();
+        let content = best_us(&recs, |r| {
+            std::hint::black_box(classifiers.classify(r.subject.as_deref(), &r.body.text));
+        });
+        let link = best_us(&recs, |r| {
+            std::hint::black_box(links::link_signals(&r.urls));
+        });
+        let from = best_us(&recs, |r| {
+            std::hint::black_box(sender::sender_signals(r));
+        });
+        let personal = best_us(&recs, |r| {
+            std::hint::black_box(personal::personalisation(r));
+        });
+        let json = best_us(&recs, |r| {
+            std::hint::black_box(serde_json::to_value(r).ok());
+        });
         let signals = best_us(&recs, |r| {
             std::hint::black_box(detector.signals(r));
         });
@@ -121,7 +142,7 @@ fn main() {
             std::hint::black_box(r.clone());
         });
         println!(
-            "| {name} | {} | {signals:.1} | {:.1} |",
+            "| {name} | {} | {content:.1} | {link:.1} | {from:.1} | {personal:.1} | {signals:.1} | {json:.1} | {:.1} |",
             recs.len(),
             judge - clone
         );

@@ -44,14 +44,21 @@ const ADDRESS_WINDOW: usize = 300;
 pub fn personalisation(record: &MessageRecord) -> Personalisation {
     let mut found = Personalisation::default();
     let text = head(&record.body.text, MAX_TEXT);
-    let folded_text = fold_name(text);
-    let folded_subject = fold_name(record.subject.as_deref().unwrap_or(""));
+    // Folding the text costs more than the rest together: only done when
+    // a recipient has a person's name to look for.
+    let mut folded: Option<(String, String)> = None;
     let recipients = record.to.iter().chain(&record.cc).take(MAX_RECIPIENTS);
     for recipient in recipients {
         if let Some(name) = person_name(recipient) {
+            let (folded_subject, folded_text) = folded.get_or_insert_with(|| {
+                (
+                    format!(" {} ", fold_name(record.subject.as_deref().unwrap_or(""))),
+                    format!(" {} ", fold_name(text)),
+                )
+            });
             let needle = format!(" {name} ");
-            let in_subject = format!(" {folded_subject} ").contains(&needle);
-            let in_body = format!(" {folded_text} ").contains(&needle);
+            let in_subject = folded_subject.contains(&needle);
+            let in_body = folded_text.contains(&needle);
             if in_subject || in_body {
                 found.recipient_name = true;
                 found.evidence.push(format!(
