@@ -75,3 +75,25 @@ fn received_seeds() {
         );
     }
 }
+
+#[test]
+fn detect_seeds() {
+    let detector = wavetrace_core::detect::Detector::builtin().expect("the shipped rules load");
+    for seed in seeds("detect") {
+        if let Ok(mut record) = analyse(&seed, &Default::default(), &Default::default()) {
+            detector.judge(&mut record);
+            assert!(record.verdict.is_some());
+        }
+    }
+}
+
+#[test]
+fn rules_seeds() {
+    let labels = wavetrace_core::detect::label_set();
+    for seed in seeds("rules") {
+        let text = String::from_utf8(seed).expect("rule seeds are text");
+        assert!(
+            wavetrace_core::detect::rules::parse_rule_file(&text, "seed.toml", &labels).is_ok()
+        );
+    }
+}

@@ -38,15 +38,26 @@ fn render_errors(errors: &[RuleError]) -> String {
     out
 }
 
-/// The rule files in effect: the shipped ones (unless `--no-default-rules`),
-/// the configuration file's, then the flags'.
-pub fn rule_files(config: Option<&Path>, args: &DetectArgs) -> anyhow::Result<Vec<RuleFile>> {
+/// The configuration file's `[detect]` section, its paths made relative
+/// to the file's folder.
+fn detect_section(config: Option<&Path>) -> anyhow::Result<crate::config::DetectSection> {
     let (file, file_path) = crate::config::file_config(config)?;
     let base = file_path
         .as_deref()
         .and_then(Path::parent)
         .map(Path::to_path_buf)
         .unwrap_or_default();
+    let mut section = file.detect;
+    for path in section.rules.iter_mut().chain(section.entities.iter_mut()) {
+        *path = base.join(&*path);
+    }
+    Ok(section)
+}
+
+/// The rule files in effect: the shipped ones (unless `--no-default-rules`),
+/// the configuration file's, then the flags'.
+pub fn rule_files(config: Option<&Path>, args: &DetectArgs) -> anyhow::Result<Vec<RuleFile>> {
+    let section = detect_section(config)?;
     let mut errors = Vec::new();
     let mut files = Vec::new();
     if !args.no_default_rules {
@@ -55,12 +66,7 @@ pub fn rule_files(config: Option<&Path>, args: &DetectArgs) -> anyhow::Result<Ve
             Err(e) => errors.extend(e),
         }
     }
-    let paths = file
-        .detect
-        .rules
-        .iter()
-        .map(|p| base.join(p))
-        .chain(args.rules.iter().cloned());
+    let paths = section.rules.into_iter().chain(args.rules.iter().cloned());
     let labels = detect::label_set();
     for path in paths {
         for file in toml_files(&path)? {
@@ -98,18 +104,11 @@ fn toml_files(path: &Path) -> anyhow::Result<Vec<PathBuf>> {
 
 /// The organisation's protected entities (configuration file, then flags).
 fn extra_entities(config: Option<&Path>, args: &DetectArgs) -> anyhow::Result<Vec<Entity>> {
-    let (file, file_path) = crate::config::file_config(config)?;
-    let base = file_path
-        .as_deref()
-        .and_then(Path::parent)
-        .map(Path::to_path_buf)
-        .unwrap_or_default();
     let mut out = Vec::new();
-    for path in file
-        .detect
+    let section = detect_section(config)?;
+    for path in section
         .entities
-        .iter()
-        .map(|p| base.join(p))
+        .into_iter()
         .chain(args.entities.iter().cloned())
     {
         let text = std::fs::read_to_string(&path)
@@ -124,12 +123,12 @@ fn extra_entities(config: Option<&Path>, args: &DetectArgs) -> anyhow::Result<Ve
 
 /// The thresholds: shipped, with the configuration file's overrides.
 fn thresholds(config: Option<&Path>) -> anyhow::Result<Thresholds> {
-    let (file, _) = crate::config::file_config(config)?;
+    let section = detect_section(config)?;
     let mut t = Thresholds::builtin();
-    if let Some(s) = file.detect.suspicious {
+    if let Some(s) = section.suspicious {
         t.suspicious = s;
     }
-    if let Some(m) = file.detect.malicious {
+    if let Some(m) = section.malicious {
         t.malicious = m;
     }
     if t.suspicious <= 0 || t.suspicious >= t.malicious {

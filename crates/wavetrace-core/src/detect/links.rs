@@ -536,14 +536,7 @@ fn v3_run_length(c: char) -> Option<usize> {
 }
 
 fn cut(value: &str) -> &str {
-    if value.len() <= MAX_URL_LEN {
-        return value;
-    }
-    let mut end = MAX_URL_LEN;
-    while !value.is_char_boundary(end) {
-        end -= 1;
-    }
-    &value[..end]
+    crate::parse::prefix(value, MAX_URL_LEN)
 }
 
 // ------------------------------------------------------- shorteners and IPs

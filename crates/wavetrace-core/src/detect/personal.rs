@@ -147,14 +147,7 @@ fn street_address() -> &'static Regex {
 }
 
 fn head(text: &str, max: usize) -> &str {
-    if text.len() <= max {
-        return text;
-    }
-    let mut end = max;
-    while !text.is_char_boundary(end) {
-        end -= 1;
-    }
-    &text[..end]
+    crate::parse::prefix(text, max)
 }
 
 #[cfg(test)]

@@ -140,14 +140,7 @@ fn keyed_number(value: &str, key: &str) -> Option<f64> {
 }
 
 fn clip(s: &str, max: usize) -> String {
-    if s.len() <= max {
-        return s.to_string();
-    }
-    let mut end = max;
-    while !s.is_char_boundary(end) {
-        end -= 1;
-    }
-    s[..end].to_string()
+    crate::parse::prefix(s, max).to_string()
 }
 
 #[cfg(test)]

@@ -233,14 +233,7 @@ pub fn parse_received(raw: &str) -> ReceivedHop {
 
 /// Cuts `s` to at most `max` bytes on a character boundary.
 fn cut(s: &str, max: usize) -> &str {
-    if s.len() <= max {
-        return s;
-    }
-    let mut end = max;
-    while end > 0 && !s.is_char_boundary(end) {
-        end -= 1;
-    }
-    s.get(..end).unwrap_or("")
+    crate::parse::prefix(s, max)
 }
 
 /// Keeps at most [`MAX_FIELD_LEN`] bytes of a field.

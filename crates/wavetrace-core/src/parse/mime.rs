@@ -129,11 +129,7 @@ pub(super) fn walk(root: &Message<'_>, limits: &ParseLimits, defects: &mut Defec
         }
     }
     if structure.len() > MAX_STRUCTURE_LEN {
-        let mut end = MAX_STRUCTURE_LEN;
-        while !structure.is_char_boundary(end) {
-            end -= 1;
-        }
-        structure.truncate(end);
+        structure.truncate(structure.floor_char_boundary(MAX_STRUCTURE_LEN));
         structure.push('…');
     }
     summary.structure = structure;

@@ -748,11 +748,7 @@ fn body_text(message: &Message<'_>, max_bytes: usize) -> BodyText {
     }
     let truncated = text.len() > max_bytes;
     if truncated {
-        let mut end = max_bytes;
-        while !text.is_char_boundary(end) {
-            end -= 1;
-        }
-        text.truncate(end);
+        text.truncate(text.floor_char_boundary(max_bytes));
     }
     let text_from = match (plain, html) {
         (false, false) => TextFrom::None,
@@ -793,14 +789,13 @@ pub fn unfold(value: &str) -> Cow<'_, str> {
 }
 
 fn clip(s: &str, max: usize) -> String {
-    if s.len() <= max {
-        return s.to_string();
-    }
-    let mut end = max;
-    while !s.is_char_boundary(end) {
-        end -= 1;
-    }
-    s[..end].to_string()
+    prefix(s, max).to_string()
+}
+
+/// The longest prefix of `s` of at most `max` bytes that ends on a
+/// character boundary: how every attacker-controlled string is cut.
+pub(crate) fn prefix(s: &str, max: usize) -> &str {
+    &s[..s.floor_char_boundary(max)]
 }
 
 /// Drops a parsed message without recursion. mail-parser's `Message` owns

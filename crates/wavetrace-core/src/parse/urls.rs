@@ -298,14 +298,7 @@ fn absolute_url(value: &str) -> Option<String> {
 }
 
 fn cut(value: &str) -> &str {
-    if value.len() <= MAX_URL_LEN {
-        return value;
-    }
-    let mut end = MAX_URL_LEN;
-    while !value.is_char_boundary(end) {
-        end -= 1;
-    }
-    &value[..end]
+    crate::parse::prefix(value, MAX_URL_LEN)
 }
 
 /// Finds URLs in plain text: `http://`, `https://`, `ftp://` and bare
