@@ -65,6 +65,10 @@ pub struct ScanSummary {
     pub from_not_authenticated: u64,
     /// Analysed messages whose From domain is authenticated.
     pub from_authenticated: u64,
+    /// Analysed messages judged suspicious (detection).
+    pub suspicious: u64,
+    /// Analysed messages judged malicious.
+    pub malicious: u64,
     /// Inputs that are not mail.
     pub not_mail: u64,
     /// Messages over `--max-message-size`.
@@ -243,6 +247,11 @@ fn count_message(
         Some(wavetrace_core::auth::FromAuthenticated::No) => summary.from_not_authenticated += 1,
         _ => {}
     }
+    match record.verdict {
+        Some(wavetrace_core::detect::Verdict::Suspicious) => summary.suspicious += 1,
+        Some(wavetrace_core::detect::Verdict::Malicious) => summary.malicious += 1,
+        _ => {}
+    }
     if !record.defects.is_empty() {
         summary.malformed += 1;
         if verbose {
@@ -348,7 +357,7 @@ pub fn render_summary(s: &ScanSummary, db: &std::path::Path) -> String {
         0.0
     };
     let mut out = format!(
-        "scanned into {}: {} messages analysed ({:.1} MB, {:.1} s, {:.0} msg/s, peak memory {:.0} MB)\n  stored (new):   {}\n  duplicates:     {} ({} already seen by an earlier scan)\n  malformed:      {} (kept, flagged with defects)\n  From domain:    {} authenticated, {} not authenticated (no aligned SPF or DKIM pass), the rest unknown\n  not mail:       {}\n  too large:      {}\n  unreadable:     {}\n",
+        "scanned into {}: {} messages analysed ({:.1} MB, {:.1} s, {:.0} msg/s, peak memory {:.0} MB)\n  stored (new):   {}\n  duplicates:     {} ({} already seen by an earlier scan)\n  malformed:      {} (kept, flagged with defects)\n  From domain:    {} authenticated, {} not authenticated (no aligned SPF or DKIM pass), the rest unknown\n  verdicts:       {} malicious, {} suspicious, the rest clean (wavetrace messages --verdict suspicious)\n  not mail:       {}\n  too large:      {}\n  unreadable:     {}\n",
         db.display(),
         s.analysed,
         s.bytes as f64 / 1e6,
@@ -361,6 +370,8 @@ pub fn render_summary(s: &ScanSummary, db: &std::path::Path) -> String {
         s.malformed,
         s.from_authenticated,
         s.from_not_authenticated,
+        s.malicious,
+        s.suspicious,
         s.not_mail,
         s.too_large,
         s.unreadable,

@@ -26,6 +26,7 @@ pub mod personal;
 pub mod receiver;
 pub mod rules;
 pub mod sender;
+pub mod text;
 pub mod verdict;
 
 use std::collections::BTreeMap;
@@ -73,6 +74,10 @@ pub struct Signals {
     pub attachments: AttachmentSignals,
     /// Recipient-specific data in the message.
     pub personalisation: Personalisation,
+    /// Words written with lookalike letters of another alphabet, invisible
+    /// characters.
+    #[serde(default)]
+    pub obfuscation: text::Obfuscation,
 }
 
 /// A display name that names a protected entity.
@@ -89,6 +94,12 @@ pub struct Impersonation {
     /// Whether the From domain is one of the entity's own. When it is, the
     /// question is whether the domain authenticated (`auth.from_authenticated`).
     pub legitimate_domain: bool,
+    /// The entity is an institution type known only by its titles and
+    /// domain suffixes (`Board of Elections` under `.gov`), not a named
+    /// organisation with its own domains: many real offices use other
+    /// domains, so the match is weaker evidence.
+    #[serde(default)]
+    pub generic: bool,
 }
 
 /// A lookalike domain and where it was found.
@@ -260,6 +271,7 @@ impl Detector {
             attachments: links::attachment_signals(&record.attachments),
             links,
             personalisation: personal::personalisation(record),
+            obfuscation: text::obfuscation(record.subject.as_deref(), &record.body.text),
         }
     }
 
@@ -321,17 +333,20 @@ impl Detector {
         else {
             return Vec::new();
         };
+        let entity = self.entities.entity(&found.entity);
         let legitimate = from
             .domain
             .as_deref()
-            .zip(self.entities.entity(&found.entity))
+            .zip(entity)
             .is_some_and(|(d, entity)| self.entities.is_legitimate(entity, d));
+        let generic = entity.is_some_and(|e| e.domains.is_empty());
         vec![Impersonation {
             entity: found.entity,
             kind: found.kind,
             variant: found.variant,
             from_domain: from.domain.clone(),
             legitimate_domain: legitimate,
+            generic,
         }]
     }
 

@@ -101,6 +101,19 @@ fn obfuscating(c: char) -> bool {
         | 0x0262 | 0x026A | 0x0274 | 0x028F)
 }
 
+/// A name mail can come from: under a known public suffix, or under a TLD
+/// reserved for documentation and tests (`.example`, `.test`, `.invalid`,
+/// `.localhost`; RFC 2606, RFC 6761), which only samples and fixtures use.
+fn deliverable_name(domain: &str) -> bool {
+    const RESERVED: [&str; 4] = ["example", "test", "invalid", "localhost"];
+    let tld = domain
+        .trim_end_matches('.')
+        .rsplit('.')
+        .next()
+        .unwrap_or("");
+    crate::domain::has_known_suffix(domain) || RESERVED.iter().any(|r| tld.eq_ignore_ascii_case(r))
+}
+
 /// A letters-only local part of six or more with at least two capitals
 /// after the first letter and two lower-case letters: `UPBpDEOn`,
 /// `caQIUAgQI`. CamelCase names (`JohnSmith`) have one.
@@ -288,7 +301,7 @@ pub fn sender_signals(record: &MessageRecord) -> SenderSignals {
             .and_then(|a| a.rsplit_once('@'))
             .is_some_and(|(local, _)| random_case(local)),
         display_name_symbols: symbol_heavy(name),
-        from_address_invalid: from_domain.is_none_or(|d| !crate::domain::has_known_suffix(d)),
+        from_address_invalid: from_domain.is_none_or(|d| !deliverable_name(d)),
     }
 }
 
