@@ -232,6 +232,17 @@ pub fn render(summary: &CampaignSummary, links: &[CampaignLink]) -> String {
             format!(" (also {})", summary.aliases.join(", "))
         }
     );
+    if let Some(verdict) = &summary.verdict {
+        let _ = writeln!(
+            s,
+            "verdict     {verdict} (the highest of its members){}",
+            if summary.labels.is_empty() {
+                String::new()
+            } else {
+                format!(": {}", summary.labels.join(", "))
+            }
+        );
+    }
     let _ = writeln!(
         s,
         "size        {} messages, {} wave(s)",

@@ -99,6 +99,9 @@ struct CampaignsArgs {
     /// Only campaigns with this label (labels come from detection).
     #[arg(long)]
     label: Option<String>,
+    /// Only campaigns whose verdict is at least this.
+    #[arg(long, value_enum)]
+    verdict: Option<VerdictArg>,
     /// Campaigns seen at or after (RFC 3339 or YYYY-MM-DD, on last_seen).
     #[arg(long, value_parser = parse_time)]
     since: Option<String>,
@@ -432,19 +435,34 @@ fn list_campaigns(db: &Path, args: CampaignsArgs) -> anyhow::Result<()> {
     };
     let limit = match (args.format, args.limit) {
         (_, Some(l)) => Some(l),
-        (ListFormat::Table, None) if args.label.is_none() => Some(50),
+        (ListFormat::Table, None) if args.label.is_none() && args.verdict.is_none() => Some(50),
         _ => None,
     };
     let mut summaries: Vec<wavetrace_core::campaign::CampaignSummary> = store
-        .campaigns(&filter, if args.label.is_some() { None } else { limit })?
+        .campaigns(
+            &filter,
+            if args.label.is_some() || args.verdict.is_some() {
+                None
+            } else {
+                limit
+            },
+        )?
         .iter()
         .map(|j| campaigns::parse_summary(j))
         .collect::<anyhow::Result<_>>()?;
     if let Some(label) = &args.label {
         summaries.retain(|c| c.labels.iter().any(|l| l == label));
-        if let Some(l) = limit {
-            summaries.truncate(l as usize);
-        }
+    }
+    if let Some(min) = args.verdict.map(VerdictArg::verdict) {
+        summaries.retain(|c| {
+            c.verdict
+                .as_deref()
+                .and_then(wavetrace_core::detect::Verdict::from_token)
+                .is_some_and(|v| v >= min)
+        });
+    }
+    if let Some(l) = limit {
+        summaries.truncate(l as usize);
     }
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::new(stdout.lock());
@@ -452,18 +470,19 @@ fn list_campaigns(db: &Path, args: CampaignsArgs) -> anyhow::Result<()> {
         ListFormat::Table => {
             writeln!(
                 out,
-                "{:<12}  {:>6}  {:>5}  {:<20}  {:<20}  {:<28}  SUBJECT",
-                "ID", "SIZE", "WAVES", "FIRST SEEN", "LAST SEEN", "SENDER"
+                "{:<12}  {:>6}  {:>5}  {:<20}  {:<20}  {:<10}  {:<28}  SUBJECT",
+                "ID", "SIZE", "WAVES", "FIRST SEEN", "LAST SEEN", "VERDICT", "SENDER"
             )?;
             for c in &summaries {
                 writeln!(
                     out,
-                    "{:<12}  {:>6}  {:>5}  {:<20}  {:<20}  {:<28}  {}",
+                    "{:<12}  {:>6}  {:>5}  {:<20}  {:<20}  {:<10}  {:<28}  {}",
                     c.id,
                     c.size,
                     c.waves.len(),
                     c.first_seen.as_deref().unwrap_or("-"),
                     c.last_seen.as_deref().unwrap_or("-"),
+                    c.verdict.as_deref().unwrap_or("-"),
                     clip(
                         &one_line(c.senders.first().map(|s| s.value.as_str()).unwrap_or("-")),
                         28
