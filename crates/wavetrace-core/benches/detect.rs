@@ -109,9 +109,9 @@ fn main() {
         detector.provenance().digest
     );
     println!(
-        "| corpus | messages | content | links | sender | personal | signals | judge (µs/msg) |"
+        "| corpus | messages | content | links | sender | personal | signals | record as JSON | judge (µs/msg) |"
     );
-    println!("|---|---:|---:|---:|---:|---:|---:|---:|");
+    println!("|---|---:|---:|---:|---:|---:|---:|---:|---:|");
     for (name, dirs) in corpora {
         let recs = records(&dirs);
         let classifiers = Classifiers::builtin();

@@ -201,6 +201,12 @@ pub fn test(
     only: Option<&str>,
 ) -> anyhow::Result<ExitCode> {
     let detector = detector(config, args)?;
+    if let Some(id) = only {
+        if !detector.rules().rules().iter().any(|r| r.id == id) {
+            eprintln!("no rule has the id {id:?} (wavetrace rules list)");
+            return Ok(ExitCode::from(3));
+        }
+    }
     let pipeline = crate::pipeline::Pipeline::for_examples(detector)?;
     let (mut passed, mut failed) = (0usize, 0usize);
     for rule in pipeline.detector().rules().rules() {

@@ -582,9 +582,19 @@ fn messages(db: &Path, args: MessagesArgs) -> anyhow::Result<()> {
 }
 
 /// Control characters from mail never reach the terminal.
+/// Mail text made safe for one terminal line: control characters and the
+/// bidirectional controls that reorder what follows (`U+202E` makes
+/// `exe.pdf` read `fdp.exe`) become spaces.
 pub(crate) fn one_line(s: &str) -> String {
     s.chars()
-        .map(|c| if c.is_control() { ' ' } else { c })
+        .map(|c| {
+            let bidi = matches!(c as u32, 0x200E | 0x200F | 0x202A..=0x202E | 0x2066..=0x2069);
+            if c.is_control() || bidi {
+                ' '
+            } else {
+                c
+            }
+        })
         .collect()
 }
 

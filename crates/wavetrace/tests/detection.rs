@@ -78,6 +78,66 @@ fn voter_intimidation_is_malicious_with_every_label() {
     assert!(text.contains("spoofed-sender"), "{text}");
 }
 
+/// Every field path the fixtures' records use is in `data/record_fields.txt`,
+/// the list `rules check` validates paths against: a new record field that
+/// is not added there would be refused in rules.
+#[test]
+fn record_fields_list_is_complete() {
+    let listed: BTreeSet<String> = std::fs::read_to_string(repo("data/record_fields.txt"))
+        .unwrap()
+        .lines()
+        .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
+        .map(str::to_string)
+        .collect();
+    fn walk(v: &Value, prefix: &str, out: &mut BTreeSet<String>) {
+        match v {
+            Value::Object(map) => {
+                for (k, x) in map {
+                    let p = if prefix.is_empty() {
+                        k.clone()
+                    } else {
+                        format!("{prefix}.{k}")
+                    };
+                    out.insert(p.clone());
+                    walk(x, &p, out);
+                }
+            }
+            Value::Array(items) => items.iter().for_each(|x| walk(x, prefix, out)),
+            _ => {}
+        }
+    }
+    let db = Db::new();
+    db.scan(
+        &[
+            &repo("crates/wavetrace/tests/fixtures/detect"),
+            &repo("crates/wavetrace-core/tests/fixtures"),
+            &repo("samples"),
+        ],
+        &[],
+    );
+    let mut used = BTreeSet::new();
+    for r in db.records() {
+        walk(&r, "", &mut used);
+    }
+    let missing: Vec<&String> = used.difference(&listed).collect();
+    assert!(
+        missing.is_empty(),
+        "add to data/record_fields.txt: {missing:?}"
+    );
+    // And an unknown path is refused with its position.
+    let dir = db.dir.path().join("rules");
+    std::fs::create_dir(&dir).unwrap();
+    std::fs::write(
+        dir.join("typo.toml"),
+        "[[rule]]\nid = \"x-typo\"\ndescription = \"d\"\nseverity = \"low\"\nscore = 1\nwhen = '''from.domian == \"x\"'''\n",
+    )
+    .unwrap();
+    let out = db.run(&["rules", "check", dir.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(3));
+    assert!(String::from_utf8_lossy(&out.stderr)
+        .contains("typo.toml:6:11: unknown field `from.domian`"));
+}
+
 #[test]
 fn election_office_newsletter_is_clean() {
     let db = Db::new();
@@ -156,6 +216,15 @@ fn malformed_rules_are_rejected_with_located_errors() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
+    // Dates anywhere in the record are refused too.
+    std::fs::write(
+        dir.join("bad.toml"),
+        "[[rule]]\nid = \"x-year\"\ndescription = \"d\"\nseverity = \"high\"\nscore = 10\nwhen = '''received.timestamp starts_with \"2020\"'''\n",
+    )
+    .unwrap();
+    let out = db.run(&["rules", "check", dir.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(3));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("is refused"));
     // A failing example makes `rules test` exit 3.
     std::fs::write(
         dir.join("bad.toml"),

@@ -178,9 +178,11 @@ fn distinct(values: impl Iterator<Item = String>) -> Vec<String> {
 }
 
 /// A campaign's labels and verdict: the union of its members' labels and
-/// the highest member verdict. A template whose slots hold names or street
-/// addresses adds `personalised`: each member was filled in from a data set,
-/// even when no single message shows it.
+/// the highest member verdict. A template slot that holds names or street
+/// addresses with at least three distinct values, different in at least half
+/// the members, adds `personalised`: each member was filled in from a data
+/// set, even when no single message shows it. (A slot typed `name` that
+/// barely varies is wording, not a recipient.)
 fn judgement(
     members: &[&MessageRecord],
     template: Option<&Template>,
@@ -195,8 +197,9 @@ fn judgement(
                 s,
                 TemplateSegment::Slot {
                     slot_type: SlotType::Name | SlotType::StreetAddress,
+                    distinct_values,
                     ..
-                }
+                } if *distinct_values >= 3 && distinct_values * 2 >= members.len().min(TEMPLATE_SAMPLE)
             )
         })
     });

@@ -29,7 +29,8 @@ pub mod sender;
 pub mod text;
 pub mod verdict;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
+use std::sync::OnceLock;
 
 use serde::{Deserialize, Serialize};
 
@@ -141,23 +142,65 @@ pub struct RulesProvenance {
     pub sources: Vec<String>,
 }
 
-/// Fields a rule may not read: receivers' verdicts measure another filter,
-/// and dates or the mail client's age say nothing about intent.
-pub const FORBIDDEN_RULE_PATHS: &[&str] = &[
-    "receiver_verdicts",
+/// Top-level fields a rule may not read: receivers' verdicts measure
+/// another filter, provenance says nothing about the message.
+pub const FORBIDDEN_RULE_FIELDS: &[&str] = &["receiver_verdicts", "analysis"];
+
+/// Field names a rule may not read wherever they are (`date`,
+/// `received.timestamp`, `auth.dkim.signed_at`): when a message was written
+/// or sent, and the age of the mail client, say nothing about its intent.
+pub const FORBIDDEN_RULE_SEGMENTS: &[&str] = &[
     "date",
     "date_raw",
     "arrival_time",
     "arrival_time_source",
+    "timestamp",
+    "signed_at",
+    "expires_at",
+    "verified_at",
     "x_mailer",
     "user_agent",
-    "analysis",
 ];
 
-/// Is a condition's field path allowed (see [`FORBIDDEN_RULE_PATHS`])?
-pub fn rule_path_allowed(path: &str) -> bool {
-    let first = path.split(['.', '[']).next().unwrap_or(path);
-    !FORBIDDEN_RULE_PATHS.contains(&first)
+/// Every field path of the record (`data/record_fields.txt`).
+const RECORD_FIELDS: &str = include_str!("../../../../data/record_fields.txt");
+
+/// Is `path` a field of the record's JSON?
+pub fn is_record_field(path: &str) -> bool {
+    static FIELDS: OnceLock<HashSet<&'static str>> = OnceLock::new();
+    FIELDS
+        .get_or_init(|| {
+            RECORD_FIELDS
+                .lines()
+                .map(str::trim)
+                .filter(|l| !l.is_empty() && !l.starts_with('#'))
+                .collect()
+        })
+        .contains(path)
+}
+
+/// What is wrong with a condition's field path, if anything: refused (see
+/// [`FORBIDDEN_RULE_FIELDS`], [`FORBIDDEN_RULE_SEGMENTS`]) or not a field
+/// of the record (a typo would silently disable the rule).
+pub fn rule_path_problem(path: &str) -> Option<String> {
+    let mut segments = path.split('.');
+    let first = segments.next().unwrap_or(path);
+    if FORBIDDEN_RULE_FIELDS.contains(&first) {
+        return Some(format!(
+            "field `{path}` is refused: receivers' spam verdicts and provenance are not evidence"
+        ));
+    }
+    if path
+        .split('.')
+        .any(|s| FORBIDDEN_RULE_SEGMENTS.contains(&s))
+    {
+        return Some(format!(
+            "field `{path}` is refused: dates and the mail client are not evidence of intent"
+        ));
+    }
+    (!is_record_field(path)).then(|| {
+        format!("unknown field `{path}` (the record's fields are listed in data/record_fields.txt)")
+    })
 }
 
 /// The shipped rule files, compiled in: (origin, text).
@@ -221,7 +264,7 @@ impl Detector {
     ) -> Result<Detector, Vec<RuleError>> {
         let sources = rule_files.iter().map(|f| f.origin.clone()).collect();
         let rules = RuleSet::new(rule_files)?;
-        let forbidden = rules.check_paths(&rule_path_allowed);
+        let forbidden = rules.check_paths(&rule_path_problem);
         if !forbidden.is_empty() {
             return Err(forbidden);
         }
@@ -315,8 +358,20 @@ impl Detector {
         }
         labels.sort();
         labels.dedup();
+        // Plain spam stays suspicious however much weak evidence piles up:
+        // malicious needs one high or critical rule (phishing, impersonation,
+        // a threat, fraud, a risky attachment).
+        let strong = record
+            .findings
+            .iter()
+            .filter_map(|f| f.rule.as_ref())
+            .any(|hit| hit.severity >= Severity::High && hit.score > 0);
+        let verdict = match self.thresholds.verdict(score) {
+            Verdict::Malicious if !strong => Verdict::Suspicious,
+            v => v,
+        };
         record.score = Some(score);
-        record.verdict = Some(self.thresholds.verdict(score));
+        record.verdict = Some(verdict);
         record.labels = labels;
         record.analysis.rules = Some(self.provenance.clone());
     }
@@ -339,6 +394,9 @@ impl Detector {
             .as_deref()
             .zip(entity)
             .is_some_and(|(d, entity)| self.entities.is_legitimate(entity, d));
+        // A mailbox at a provider's free mail domain (`x@outlook.com`) is
+        // anyone's, not the provider's own voice.
+        let legitimate = legitimate && !from.domain.as_deref().is_some_and(sender::is_freemail);
         let generic = entity.is_some_and(|e| e.domains.is_empty());
         vec![Impersonation {
             entity: found.entity,
@@ -363,14 +421,15 @@ impl Detector {
     }
 
     /// Lookalike domains in the sender fields and the links (after
-    /// rewriters were unwrapped); each host judged once.
+    /// rewriters were unwrapped); each host judged once per field.
     fn lookalikes(&self, record: &MessageRecord, links: &LinkSignals) -> Vec<LookalikeHit> {
         const MAX_HOSTS: usize = 200;
         let mut hosts: Vec<(&'static str, String)> = Vec::new();
         let mut add = |field: &'static str, host: Option<&str>| {
             if let Some(host) = host.filter(|h| !h.is_empty()) {
                 let host = host.trim_end_matches('.').to_ascii_lowercase();
-                if hosts.len() < MAX_HOSTS && !hosts.iter().any(|(_, h)| *h == host) {
+                if hosts.len() < MAX_HOSTS && !hosts.iter().any(|(f, h)| *f == field && *h == host)
+                {
                     hosts.push((field, host));
                 }
             }

@@ -53,7 +53,7 @@ pub fn personalisation(record: &MessageRecord) -> Personalisation {
             let (folded_subject, folded_text) = folded.get_or_insert_with(|| {
                 (
                     format!(" {} ", fold_name(record.subject.as_deref().unwrap_or(""))),
-                    format!(" {} ", fold_name(text)),
+                    format!(" {} ", fold_name(&without_address_lines(text))),
                 )
             });
             let needle = format!(" {name} ");
@@ -94,6 +94,17 @@ pub fn personalisation(record: &MessageRecord) -> Personalisation {
     }
     found.evidence.dedup();
     found
+}
+
+/// The text without lines that name someone with an address (`Cc: Jane
+/// Doe <jane@x>`, `Signed-off-by: ...`, quoted headers): a name there is
+/// routing, not personalisation (253 linux-sparse patches carried the
+/// recipient's name in their `Cc:` trailers).
+fn without_address_lines(text: &str) -> String {
+    text.lines()
+        .filter(|line| !(line.contains('@') && line.contains('<')))
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 /// The recipient's display name, folded, when it looks like a person's
@@ -188,6 +199,15 @@ mod tests {
         let p = personalisation(&r);
         assert!(p.recipient_name && p.postal_address, "{p:?}");
         assert!(!p.recipient_address);
+    }
+
+    #[test]
+    fn names_in_address_lines_are_routing() {
+        let r = record(
+            "From: a@b.example\nTo: \"Jane Doe\" <jane@x.example>\nSubject: [PATCH] fix\n\n\
+             Fix the thing.\n\nCc: Jane Doe <jane@x.example>\nSigned-off-by: Bob <bob@b.example>\n",
+        );
+        assert!(!personalisation(&r).recipient_name);
     }
 
     #[test]

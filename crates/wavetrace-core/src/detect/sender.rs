@@ -311,8 +311,11 @@ fn domain_in_display_name(name: &str, from_domain: Option<&str>) -> Option<Strin
     name.split(|c: char| c.is_whitespace() || matches!(c, '<' | '>' | '(' | ')' | '"' | ',' | '\''))
         .filter_map(|token| {
             let host = token.rsplit('@').next()?.trim_end_matches(['.', ':', ';']);
-            // Only dotted names under a known suffix count as domains.
-            (host.contains('.') && host.chars().any(|c| c.is_ascii_alphabetic()))
+            // Only dotted names under a known suffix count as domains, and
+            // every label has two characters or more: `R.Hughes` is an
+            // initial, not the domain `r.hughes`.
+            let labels_ok = host.split('.').all(|l| l.chars().count() >= 2);
+            (host.contains('.') && labels_ok && host.chars().any(|c| c.is_ascii_alphabetic()))
                 .then(|| registrable_domain(&host.to_ascii_lowercase()))
                 .flatten()
         })
@@ -422,6 +425,10 @@ mod tests {
         );
         assert_eq!(domain_in_display_name("John Smith", Some("x.org")), None);
         assert_eq!(domain_in_display_name("Dr. J. Smith", Some("x.org")), None);
+        assert_eq!(
+            domain_in_display_name("Craig R.Hughes", Some("deersoft.com")),
+            None
+        );
     }
 
     #[test]

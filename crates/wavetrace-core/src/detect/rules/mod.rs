@@ -405,20 +405,16 @@ impl RuleSet {
         out
     }
 
-    /// Checks every path used by conditions and `evidence` lists against
-    /// `known` (given the dotted field name without indices, e.g.
-    /// `urls.host`), returning an error at each unknown path's line:column.
-    pub fn check_paths(&self, known: &dyn Fn(&str) -> bool) -> Vec<RuleError> {
+    /// Checks every path used by conditions and `evidence` lists with
+    /// `problem` (given the dotted field name without indices, e.g.
+    /// `urls.host`; it says what is wrong with a path, or None), returning an
+    /// error at each refused path's line:column.
+    pub fn check_paths(&self, problem: &dyn Fn(&str) -> Option<String>) -> Vec<RuleError> {
         let mut errors = Vec::new();
         for rule in &self.rules {
             for site in &rule.path_sites {
-                if !known(&site.name) {
-                    errors.push(error_at(
-                        &rule.origin,
-                        site.line,
-                        site.column,
-                        format!("unknown field `{}`", site.name),
-                    ));
+                if let Some(message) = problem(&site.name) {
+                    errors.push(error_at(&rule.origin, site.line, site.column, message));
                 }
             }
         }

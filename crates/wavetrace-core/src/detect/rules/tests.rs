@@ -864,7 +864,10 @@ fn check_paths_reports_unknown_fields_at_their_position() {
         rule_toml("one", "count(urls) > 1")
     );
     let set = RuleSet::new(vec![file(&text, "p.toml")]).unwrap_or_else(|e| panic!("{e:?}"));
-    let known = |p: &str| matches!(p, "urls" | "urls.host" | "from.domain" | "from.address");
+    let known = |p: &str| {
+        (!matches!(p, "urls" | "urls.host" | "from.domain" | "from.address"))
+            .then(|| format!("unknown field `{p}`"))
+    };
     let errors: Vec<String> = set
         .check_paths(&known)
         .iter()
