@@ -6,6 +6,8 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::Context;
+
+use crate::config::DetectSection;
 use wavetrace_core::detect::entities::{Entity, ProtectedEntities};
 use wavetrace_core::detect::rules::{parse_rule_file, RuleError, RuleFile};
 use wavetrace_core::detect::{self, Detector, Thresholds};
@@ -40,7 +42,7 @@ fn render_errors(errors: &[RuleError]) -> String {
 
 /// The configuration file's `[detect]` section, its paths made relative
 /// to the file's folder.
-fn detect_section(config: Option<&Path>) -> anyhow::Result<crate::config::DetectSection> {
+fn detect_section(config: Option<&Path>) -> anyhow::Result<DetectSection> {
     let (file, file_path) = crate::config::file_config(config)?;
     let base = file_path
         .as_deref()
@@ -56,8 +58,7 @@ fn detect_section(config: Option<&Path>) -> anyhow::Result<crate::config::Detect
 
 /// The rule files in effect: the shipped ones (unless `--no-default-rules`),
 /// the configuration file's, then the flags'.
-pub fn rule_files(config: Option<&Path>, args: &DetectArgs) -> anyhow::Result<Vec<RuleFile>> {
-    let section = detect_section(config)?;
+fn rule_files(section: &DetectSection, args: &DetectArgs) -> anyhow::Result<Vec<RuleFile>> {
     let mut errors = Vec::new();
     let mut files = Vec::new();
     if !args.no_default_rules {
@@ -66,10 +67,10 @@ pub fn rule_files(config: Option<&Path>, args: &DetectArgs) -> anyhow::Result<Ve
             Err(e) => errors.extend(e),
         }
     }
-    let paths = section.rules.into_iter().chain(args.rules.iter().cloned());
+    let paths = section.rules.iter().chain(&args.rules);
     let labels = detect::label_set();
     for path in paths {
-        for file in toml_files(&path)? {
+        for file in toml_files(path)? {
             let text = std::fs::read_to_string(&file)
                 .with_context(|| format!("reading {}", file.display()))?;
             match parse_rule_file(&text, &file.display().to_string(), &labels) {
@@ -103,16 +104,11 @@ fn toml_files(path: &Path) -> anyhow::Result<Vec<PathBuf>> {
 }
 
 /// The organisation's protected entities (configuration file, then flags).
-fn extra_entities(config: Option<&Path>, args: &DetectArgs) -> anyhow::Result<Vec<Entity>> {
+fn extra_entities(section: &DetectSection, args: &DetectArgs) -> anyhow::Result<Vec<Entity>> {
     let mut out = Vec::new();
-    let section = detect_section(config)?;
-    for path in section
-        .entities
-        .into_iter()
-        .chain(args.entities.iter().cloned())
-    {
-        let text = std::fs::read_to_string(&path)
-            .with_context(|| format!("reading {}", path.display()))?;
+    for path in section.entities.iter().chain(&args.entities) {
+        let text =
+            std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
         out.extend(ProtectedEntities::parse(
             &text,
             &path.display().to_string(),
@@ -122,30 +118,26 @@ fn extra_entities(config: Option<&Path>, args: &DetectArgs) -> anyhow::Result<Ve
 }
 
 /// The thresholds: shipped, with the configuration file's overrides.
-fn thresholds(config: Option<&Path>) -> anyhow::Result<Thresholds> {
-    let section = detect_section(config)?;
-    let mut t = Thresholds::builtin();
-    if let Some(s) = section.suspicious {
-        t.suspicious = s;
+fn thresholds(section: &DetectSection) -> anyhow::Result<Thresholds> {
+    let shipped = Thresholds::builtin();
+    Thresholds {
+        suspicious: section.suspicious.unwrap_or(shipped.suspicious),
+        malicious: section.malicious.unwrap_or(shipped.malicious),
     }
-    if let Some(m) = section.malicious {
-        t.malicious = m;
-    }
-    if t.suspicious <= 0 || t.suspicious >= t.malicious {
-        anyhow::bail!(
-            "[detect] thresholds need 0 < suspicious ({}) < malicious ({})",
-            t.suspicious,
-            t.malicious
-        );
-    }
-    Ok(t)
+    .checked()
+    .map_err(|e| anyhow::anyhow!("[detect] thresholds: {e}"))
 }
 
 /// The detector for `scan`, `reanalyse` and `rules test`.
 pub fn detector(config: Option<&Path>, args: &DetectArgs) -> anyhow::Result<Detector> {
-    let files = rule_files(config, args)?;
-    Detector::new(files, extra_entities(config, args)?, thresholds(config)?)
-        .map_err(|e| RuleErrors(e).into())
+    let section = detect_section(config)?;
+    let files = rule_files(&section, args)?;
+    Detector::new(
+        files,
+        extra_entities(&section, args)?,
+        thresholds(&section)?,
+    )
+    .map_err(|e| RuleErrors(e).into())
 }
 
 /// `wavetrace rules check`: every file parses, every condition compiles,

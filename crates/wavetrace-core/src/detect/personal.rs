@@ -47,6 +47,8 @@ pub fn personalisation(record: &MessageRecord) -> Personalisation {
     // Folding the text costs more than the rest together: only done when
     // a recipient has a person's name to look for.
     let mut folded: Option<(String, String)> = None;
+    // The text lower-cased once for every recipient's address.
+    let mut lower_text: Option<String> = None;
     let recipients = record.to.iter().chain(&record.cc).take(MAX_RECIPIENTS);
     for recipient in recipients {
         if let Some(name) = person_name(recipient) {
@@ -80,7 +82,10 @@ pub fn personalisation(record: &MessageRecord) -> Personalisation {
                 .as_deref()
                 .is_some_and(|s| s.to_ascii_lowercase().contains(&lower));
             found.recipient_address_in_subject |= in_subject;
-            let in_text = in_subject || text.to_ascii_lowercase().contains(&lower);
+            let in_text = in_subject
+                || lower_text
+                    .get_or_insert_with(|| text.to_ascii_lowercase())
+                    .contains(&lower);
             if in_text {
                 found.recipient_address = true;
                 found

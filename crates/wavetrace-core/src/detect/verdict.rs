@@ -102,16 +102,22 @@ impl Thresholds {
         })
     }
 
-    /// Parses a thresholds file; `suspicious` must be below `malicious`.
+    /// Parses a thresholds file; see [`Thresholds::checked`].
     pub fn parse(text: &str) -> Result<Thresholds, String> {
-        let t: Thresholds = toml::from_str(text).map_err(|e| e.to_string())?;
-        if t.suspicious >= t.malicious || t.suspicious <= 0 {
+        toml::from_str::<Thresholds>(text)
+            .map_err(|e| e.to_string())?
+            .checked()
+    }
+
+    /// The thresholds when `0 < suspicious < malicious`, else why not.
+    pub fn checked(self) -> Result<Thresholds, String> {
+        if self.suspicious >= self.malicious || self.suspicious <= 0 {
             return Err(format!(
                 "need 0 < suspicious ({}) < malicious ({})",
-                t.suspicious, t.malicious
+                self.suspicious, self.malicious
             ));
         }
-        Ok(t)
+        Ok(self)
     }
 
     /// The verdict for a score.
