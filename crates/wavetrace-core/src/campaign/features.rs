@@ -186,6 +186,15 @@ impl Fingerprint {
     }
 }
 
+/// Whether `host` (lower case) is, or lies under, one of [`common_hosts`]:
+/// a shortener or large platform, never evidence of who sent a message.
+pub fn is_common_host(host: &str) -> bool {
+    let host = host.strip_prefix("www.").unwrap_or(host);
+    common_hosts()
+        .iter()
+        .any(|c| host == *c || host.strip_suffix(c).is_some_and(|rest| rest.ends_with('.')))
+}
+
 /// Hosts whose URLs say nothing about who sent a message (shorteners, large
 /// platforms); their skeletons are not content keys. One host a line.
 fn common_hosts() -> &'static [&'static str] {
@@ -333,10 +342,7 @@ pub fn url_skeleton(url: &str) -> Option<String> {
         .next()
         .is_some_and(|tld| tld.len() >= 2 && tld.bytes().all(|b| b.is_ascii_alphabetic()));
     let ipv4_ok = host.split('.').count() == 4 && host.split('.').all(|o| o.parse::<u8>().is_ok());
-    let common = common_hosts()
-        .iter()
-        .any(|c| host == *c || host.ends_with(&format!(".{c}")));
-    if !(tld_ok || ipv4_ok) || common {
+    if !(tld_ok || ipv4_ok) || is_common_host(&host) {
         return None;
     }
     let segments: Vec<&str> = path

@@ -51,11 +51,11 @@ pub use eval::{
     evaluate, score_template, score_waves, EvalReport, LabelScore, SlotScore, WaveCase, WaveScore,
 };
 pub use features::{
-    fingerprint, ContentKey, ContentKeyKind, Fingerprint, InfrastructureKey, InfrastructureKind,
-    MessageFeatures,
+    fingerprint, is_common_host, ContentKey, ContentKeyKind, Fingerprint, InfrastructureKey,
+    InfrastructureKind, MessageFeatures,
 };
 pub use link::{Evidence, Link};
 pub use record_features::features;
 pub use summary::{summarise, CampaignSummary};
-pub use template::{template, SlotType, Template, TemplateSegment};
+pub use template::{fill, template, SlotType, Template, TemplateSegment};
 pub use wave::{split_waves, WaveSpan};

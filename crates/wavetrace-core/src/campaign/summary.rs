@@ -297,7 +297,8 @@ pub fn summarise(members: &CampaignMembers, records: &[MessageRecord]) -> Campai
                 origins.add(ip.to_string());
                 // A provider's server or an abused third party's is not the
                 // sender's own infrastructure: never an indicator.
-                if o.provider.is_none() && r.findings.is_empty() && !o.internal {
+                let abused = r.findings.iter().any(|f| f.victim_infrastructure.is_some());
+                if o.provider.is_none() && !abused && !o.internal {
                     own_ips.add(ip.to_string());
                 }
             }

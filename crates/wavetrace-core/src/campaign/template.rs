@@ -457,6 +457,72 @@ pub fn template(texts: &[&str]) -> Template {
     render(parts)
 }
 
+/// Tokens of a slot's neighbouring text that locate it in a member's text.
+const FILL_ANCHOR: usize = 3;
+/// Most tokens taken as one slot value (a slot at the very end of the
+/// template would otherwise take the member's whole tail).
+const MAX_FILL_TOKENS: usize = 16;
+
+/// The values one member's text puts in the template's slots: for each slot
+/// whose neighbouring template text (up to [`FILL_ANCHOR`] tokens each side)
+/// is found in the text, in order, the tokens between. Slots whose anchors
+/// are not found are left out. Exports use this to find the personal values
+/// (names, street addresses, phones) a campaign filled in per recipient.
+pub fn fill(template: &Template, text: &str) -> Vec<(String, SlotType, String)> {
+    let tokens = tokenise(&clean_characters(&strip_quoted(text)));
+    let words: Vec<&str> = tokens.iter().map(|t| t.text.as_str()).collect();
+    let segment_tokens: Vec<Vec<String>> = template
+        .segments
+        .iter()
+        .map(|s| match s {
+            TemplateSegment::Text { text } => tokenise(text).into_iter().map(|t| t.text).collect(),
+            TemplateSegment::Slot { .. } => Vec::new(),
+        })
+        .collect();
+    let mut values = Vec::new();
+    let mut pos = 0;
+    for (i, segment) in template.segments.iter().enumerate() {
+        let TemplateSegment::Slot {
+            slot, slot_type, ..
+        } = segment
+        else {
+            continue;
+        };
+        let before = i.checked_sub(1).map_or(&[][..], |p| &segment_tokens[p][..]);
+        let after = segment_tokens.get(i + 1).map_or(&[][..], |n| &n[..]);
+        let left = &before[before.len().saturating_sub(FILL_ANCHOR)..];
+        let right = &after[..after.len().min(FILL_ANCHOR)];
+        let Some(start) = find_tokens(&words, left, pos).map(|at| at + left.len()) else {
+            continue;
+        };
+        let end = if right.is_empty() {
+            Some(words.len().min(start + MAX_FILL_TOKENS))
+        } else {
+            find_tokens(&words, right, start)
+        };
+        let Some(end) = end.filter(|&e| e > start && e - start <= MAX_FILL_TOKENS) else {
+            continue;
+        };
+        values.push((slot.clone(), *slot_type, join(&tokens[start..end])));
+        pos = end;
+    }
+    values
+}
+
+/// Where `needle` first occurs in `words` at or after `from`; an empty
+/// needle is found at `from`.
+fn find_tokens(words: &[&str], needle: &[String], from: usize) -> Option<usize> {
+    if needle.is_empty() {
+        return (from <= words.len()).then_some(from);
+    }
+    (from..=words.len().checked_sub(needle.len())?).find(|&at| {
+        words[at..at + needle.len()]
+            .iter()
+            .zip(needle)
+            .all(|(w, n)| *w == n)
+    })
+}
+
 /// A template part before naming.
 enum Part {
     Text(Vec<Token>),
@@ -692,6 +758,32 @@ mod tests {
             slot_type: SlotType::Name,
             distinct_values: 3
         }));
+    }
+
+    #[test]
+    fn fill_recovers_each_members_values() {
+        let texts = [
+            "Dear Jane Doe, your ballot for 12 Elm Street is pending. Call 555-010-2030.",
+            "Dear Omar Haddad, your ballot for 7 Birch Lane is pending. Call 555-010-9999.",
+            "Dear Li Wei, your ballot for 301 North Oak Avenue is pending. Call 555-011-0000.",
+        ];
+        let t = template(&texts);
+        let member =
+            "Dear  Ada\nLovelace, your ballot for 9 Rue Street is pending.\nCall 555-000-1111.";
+        let values: Vec<(SlotType, String)> = fill(&t, member)
+            .into_iter()
+            .map(|(_, ty, v)| (ty, v))
+            .collect();
+        assert_eq!(
+            values,
+            [
+                (SlotType::Name, "Ada Lovelace".to_string()),
+                (SlotType::StreetAddress, "9 Rue Street".to_string()),
+                (SlotType::Phone, "555-000-1111".to_string()),
+            ]
+        );
+        // A text that is not the template's fills nothing.
+        assert!(fill(&t, "Something else entirely.").is_empty());
     }
 
     #[test]

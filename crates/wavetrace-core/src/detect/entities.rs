@@ -538,6 +538,14 @@ impl ProtectedEntities {
             || crate::domain::registrable_domain(&host).is_some_and(|r| entity.domains.contains(&r))
     }
 
+    /// Whether `host` (any host name) is one of the listed entities' own
+    /// domains: exports never offer such a host as an indicator to block.
+    pub fn is_protected_domain(&self, host: &str) -> bool {
+        let host = normalise_host(host);
+        crate::domain::registrable_domain(&host)
+            .is_some_and(|registrable| self.legitimate_for_any(&host, &registrable))
+    }
+
     /// Whether `host` belongs to any listed entity (such a domain is never a look-alike).
     fn legitimate_for_any(&self, host: &str, registrable: &str) -> bool {
         self.legitimate.contains_key(registrable)

@@ -1,0 +1,27 @@
+//! wavetrace-report: what analysts hand to others.
+//!
+//! Campaigns and their members' records in, documents out; no storage,
+//! terminal or command line here (the `wavetrace` binary selects the
+//! campaigns from the store and writes the files). The pipeline:
+//!
+//! * [`model`]: the selected campaigns ([`ExportSet`]) and the sharing
+//!   options (TLP marking, producer identity);
+//! * [`redact`]: recipients' data replaced by salted hashes, before any
+//!   exporter sees it, unless the user opts in (`--include-personal`);
+//! * the writers, each a pure function of the prepared set: [`csv`]
+//!   (messages, campaigns, indicators, purge lists).
+//!
+//! Every writer is deterministic: the same data gives the same bytes.
+
+#![warn(missing_docs)]
+
+pub mod csv;
+pub mod indicators;
+pub mod model;
+pub mod redact;
+
+#[cfg(test)]
+pub(crate) mod testdata;
+
+pub use model::{CampaignExport, ExportSet, Personal, ShareOptions, Tlp};
+pub use redact::prepare;
