@@ -20,8 +20,8 @@ pub mod indicators;
 pub mod model;
 pub mod redact;
 
-#[cfg(test)]
-pub(crate) mod testdata;
+#[doc(hidden)]
+pub mod testdata;
 
 pub use model::{CampaignExport, ExportSet, Personal, ShareOptions, Tlp};
 pub use redact::prepare;

@@ -1,6 +1,8 @@
-//! Test data: the bundled synthetic sample (`samples/synthetic`, written
-//! for this project), analysed, judged and grouped into its two campaigns
-//! by file name, as the store would hand them over.
+//! Test data for this crate's tests and the HTML report's browser test:
+//! messages analysed, judged and grouped into campaigns by file name (the
+//! part before the last `-`), as the store would hand them over. The
+//! bundled synthetic sample (`samples/synthetic`, written for this project)
+//! gives two campaigns. Panics on unreadable test files: test support only.
 
 use std::path::Path;
 
@@ -22,17 +24,28 @@ pub fn sample_campaigns() -> Vec<CampaignExport> {
         .filter_map(|e| e.ok().map(|e| e.path()))
         .collect();
     files.sort();
+    campaigns_from(&files)
+}
+
+/// Campaigns of the given message files, grouped by file name (largest
+/// first).
+pub fn campaigns_from(files: &[std::path::PathBuf]) -> Vec<CampaignExport> {
     let detector = Detector::builtin().expect("shipped rules");
     let mut groups: Vec<(String, Vec<MessageRecord>)> = Vec::new();
     for path in files {
-        let raw = std::fs::read(&path).expect("sample file");
+        let raw = std::fs::read(path).expect("test message file");
         let name = path
             .file_name()
             .and_then(|n| n.to_str())
             .unwrap_or_default();
         let label = name.rsplit_once('-').map_or(name, |(l, _)| l).to_string();
+        let parent = path
+            .parent()
+            .and_then(|p| p.file_name())
+            .and_then(|p| p.to_str())
+            .unwrap_or_default();
         let sighting = Sighting {
-            source: format!("samples/synthetic/{name}"),
+            source: format!("{parent}/{name}"),
             ..Sighting::default()
         };
         let mut record = analyse(&raw, &sighting, &AnalysisConfig::default()).expect("mail");
