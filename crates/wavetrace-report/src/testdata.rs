@@ -39,13 +39,8 @@ pub fn campaigns_from(files: &[std::path::PathBuf]) -> Vec<CampaignExport> {
             .and_then(|n| n.to_str())
             .unwrap_or_default();
         let label = name.rsplit_once('-').map_or(name, |(l, _)| l).to_string();
-        let parent = path
-            .parent()
-            .and_then(|p| p.file_name())
-            .and_then(|p| p.to_str())
-            .unwrap_or_default();
         let sighting = Sighting {
-            source: format!("{parent}/{name}"),
+            source: source_of(path),
             ..Sighting::default()
         };
         let mut record = analyse(&raw, &sighting, &AnalysisConfig::default()).expect("mail");
@@ -79,4 +74,18 @@ pub fn campaigns_from(files: &[std::path::PathBuf]) -> Vec<CampaignExport> {
         .collect();
     campaigns.sort_by(|a, b| b.summary.size.cmp(&a.summary.size));
     campaigns
+}
+
+/// The path relative to the workspace root (as the README's commands,
+/// run from there, would record it), else as given.
+fn source_of(path: &Path) -> String {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    match (root.canonicalize(), path.canonicalize()) {
+        (Ok(root), Ok(path)) => path
+            .strip_prefix(&root)
+            .unwrap_or(&path)
+            .display()
+            .to_string(),
+        _ => path.display().to_string(),
+    }
 }
