@@ -362,6 +362,31 @@ mod tests {
         assert!(!person_like("undisclosed-recipients"));
     }
 
+    proptest::proptest! {
+        #[test]
+        fn any_text_is_redacted_without_panic(
+            before in "\\PC{0,40}",
+            after in "\\PC{0,40}",
+            value in "[A-Za-z]{3,8}( [A-Za-z]{3,8}){0,2}",
+            spacing in "[ \t\n]{1,3}",
+        ) {
+            let r = Redactor::new(b"p", [value.clone()]);
+            let _ = r.text(&before);
+            let spaced = value.replace(' ', &spacing);
+            let text = format!("{before} {spaced} {after}");
+            let out = r.text(&text).unwrap_or_else(|| text.clone());
+            // The value never survives as a word of its own.
+            let (c, _) = collapse_with_offsets(&out);
+            let lower = c.to_lowercase();
+            let needle = value.to_lowercase();
+            let whole_word = lower.match_indices(&needle).any(|(at, m)| {
+                !lower[..at].chars().next_back().is_some_and(char::is_alphanumeric)
+                    && !lower[at + m.len()..].chars().next().is_some_and(char::is_alphanumeric)
+            });
+            proptest::prop_assert!(!whole_word, "{out:?}");
+        }
+    }
+
     #[test]
     fn offsets_survive_multibyte_text() {
         let r = Redactor::new(b"s", ["José Núñez".to_string()]);

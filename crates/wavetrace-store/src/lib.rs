@@ -32,6 +32,9 @@ pub enum StoreError {
     /// Compressing or decompressing raw bytes failed.
     #[error("raw message bytes: {0}")]
     Raw(#[from] std::io::Error),
+    /// The operating system's random source could not be read.
+    #[error("reading /dev/urandom: {0}")]
+    Random(std::io::Error),
     /// The database was written by a newer wavetrace.
     #[error("database schema version {found} is newer than this wavetrace supports ({supported})")]
     TooNew {
@@ -150,7 +153,16 @@ const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (sha256, label)
     );
     CREATE INDEX message_labels_label ON message_labels (label);",
+    // 4: settings of this database, such as the salt of the exports'
+    // redaction hashes.
+    "CREATE TABLE settings (
+        key TEXT PRIMARY KEY,
+        value TEXT NOT NULL
+    );",
 ];
+
+/// The settings key of the redaction salt.
+const EXPORT_SALT: &str = "export_salt";
 
 /// The `verdict` column's number for a verdict (ordered, so `>=` filters).
 fn verdict_rank(verdict: Option<Verdict>) -> Option<i64> {
@@ -426,6 +438,34 @@ impl Store {
             tx.commit()?;
         }
         Ok(())
+    }
+
+    /// The salt of this database's redaction hashes (hex), made on first
+    /// use from the operating system's random source and kept, so every
+    /// export of this database hashes a value the same way, and nobody
+    /// without the database can test guesses against a hash.
+    pub fn export_salt(&mut self) -> Result<String> {
+        let existing: Option<String> = self
+            .conn
+            .query_row(
+                "SELECT value FROM settings WHERE key = ?",
+                [EXPORT_SALT],
+                |r| r.get(0),
+            )
+            .optional()?;
+        if let Some(salt) = existing {
+            return Ok(salt);
+        }
+        let salt = random_hex()?;
+        self.conn.execute(
+            "INSERT OR IGNORE INTO settings (key, value) VALUES (?, ?)",
+            params![EXPORT_SALT, salt],
+        )?;
+        Ok(self.conn.query_row(
+            "SELECT value FROM settings WHERE key = ?",
+            [EXPORT_SALT],
+            |r| r.get(0),
+        )?)
     }
 
     /// The schema version of the database.
@@ -1052,3 +1092,13 @@ fn limit_sql(limit: Option<u64>) -> String {
 
 #[cfg(test)]
 mod tests;
+
+/// 32 random bytes from the operating system, as hex.
+fn random_hex() -> Result<String> {
+    use std::io::Read;
+    let mut bytes = [0u8; 32];
+    std::fs::File::open("/dev/urandom")
+        .and_then(|mut f| f.read_exact(&mut bytes))
+        .map_err(StoreError::Random)?;
+    Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
+}

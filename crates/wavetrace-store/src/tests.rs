@@ -139,3 +139,19 @@ fn reopening_keeps_the_schema_version() {
     let store = Store::open(&path).unwrap();
     assert_eq!(store.schema_version().unwrap(), MIGRATIONS.len() as i64);
 }
+
+#[test]
+fn the_export_salt_is_made_once_and_kept() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("w.db");
+    let first = Store::open(&path).unwrap().export_salt().unwrap();
+    assert_eq!(first.len(), 64);
+    assert!(first.bytes().all(|b| b.is_ascii_hexdigit()));
+    let again = Store::open(&path).unwrap().export_salt().unwrap();
+    assert_eq!(first, again);
+    let other = Store::open(&dir.path().join("x.db"))
+        .unwrap()
+        .export_salt()
+        .unwrap();
+    assert_ne!(first, other);
+}

@@ -290,6 +290,7 @@ fn write_campaign(
     dir: &Path,
     waves_out: &mut String,
     templates_out: &mut String,
+    personal_out: &mut String,
 ) -> io::Result<Vec<Written>> {
     let mut rng = Rng(seed ^ (index as u64 + 1).wrapping_mul(0xA24B_AED4_963E_E407));
     let mut written = Vec::new();
@@ -324,8 +325,9 @@ fn write_campaign(
             let person = &people[rng.below(people.len())];
             let deadline = written_date(t + (3 + rng.below(5) as i64) * 86_400, spec.date_style);
             let reference = rng.token(7);
+            let mut phones: Vec<String> = Vec::new();
             let mut field = |name: &str, rng: &mut Rng| -> String {
-                match name {
+                let value = match name {
                     "name" => format!("{} {}", person.first, person.last),
                     "first" => person.first.clone(),
                     "addr" => person.street.clone(),
@@ -354,7 +356,11 @@ fn write_campaign(
                     }
                     "number" => format!("{}", 10_000 + rng.below(90_000)),
                     _ => String::new(),
+                };
+                if name == "phone" {
+                    phones.push(value.clone());
                 }
+                value
             };
             let (mut body, truth) = expand(spec.text, &mut rng, &mut field);
             let (subject, _) = expand(spec.subject, &mut rng, &mut field);
@@ -462,6 +468,17 @@ fn write_campaign(
             }
             let file = format!("{}-{:04}.eml", spec.label, number);
             fs::write(dir.join(&file), eml)?;
+            // Every message is addressed to its person: name, address and
+            // street are theirs whether or not the text uses them.
+            let mut personal = vec![
+                ("name", format!("{} {}", person.first, person.last)),
+                ("email", person.email.clone()),
+                ("street_address", person.street.clone()),
+            ];
+            personal.extend(phones.into_iter().map(|p| ("phone", p)));
+            for (kind, value) in personal {
+                let _ = writeln!(personal_out, "{file}\t{kind}\t{value}");
+            }
             written.push(Written {
                 file,
                 label: spec.label,
@@ -557,7 +574,8 @@ pub fn generate(o: &Options) -> Result<Generated, String> {
     fs::create_dir_all(&messages).map_err(|e| format!("{}: {e}", messages.display()))?;
     let mut rng = Rng(o.seed);
     let people = roster(&mut rng, 600);
-    let (mut waves, mut templates, mut truth) = (String::new(), String::new(), String::new());
+    let (mut waves, mut templates, mut truth, mut personal) =
+        (String::new(), String::new(), String::new(), String::new());
     let mut count = 0;
     for (i, spec) in CAMPAIGNS.iter().enumerate() {
         let written = write_campaign(
@@ -568,6 +586,7 @@ pub fn generate(o: &Options) -> Result<Generated, String> {
             &messages,
             &mut waves,
             &mut templates,
+            &mut personal,
         )
         .map_err(|e| e.to_string())?;
         count += written.len();
@@ -583,6 +602,7 @@ pub fn generate(o: &Options) -> Result<Generated, String> {
         ("truth.tsv", &truth),
         ("waves.tsv", &waves),
         ("templates.tsv", &templates),
+        ("personal.tsv", &personal),
     ] {
         fs::write(o.out.join(name), data).map_err(|e| format!("{name}: {e}"))?;
     }
