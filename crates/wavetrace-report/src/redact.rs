@@ -22,7 +22,7 @@ use std::collections::BTreeSet;
 use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
-use wavetrace_core::campaign::{fill, SlotType};
+use wavetrace_core::campaign::{fill, varies_per_member, SlotType, TemplateSegment};
 use wavetrace_core::record::{Mailbox, MessageRecord};
 
 use crate::model::{CampaignExport, ExportSet, Personal};
@@ -243,18 +243,35 @@ fn name_values(name: &str, out: &mut Vec<String>) {
 /// put in personal template slots.
 fn campaign_values(campaign: &CampaignExport) -> Vec<String> {
     let mut out = Vec::new();
+    // Slots filled per recipient; a slot with a few wording variants (a
+    // sign-off typed `name`) holds no one's data.
+    let personal_slots: BTreeSet<&str> = campaign
+        .summary
+        .template
+        .iter()
+        .flat_map(|t| &t.segments)
+        .filter_map(|s| match s {
+            TemplateSegment::Slot {
+                slot,
+                slot_type:
+                    SlotType::Name | SlotType::StreetAddress | SlotType::Phone | SlotType::Email,
+                distinct_values,
+            } if varies_per_member(*distinct_values, campaign.members.len()) => Some(slot.as_str()),
+            _ => None,
+        })
+        .collect();
     for r in &campaign.members {
         for m in r.to.iter().chain(&r.cc) {
             mailbox_values(m, &mut out);
         }
         if let Some(t) = &campaign.summary.template {
-            for (_, slot_type, value) in fill(t, &r.body.text) {
+            for (slot, slot_type, value) in fill(t, &r.body.text) {
+                if !personal_slots.contains(slot.as_str()) {
+                    continue;
+                }
                 match slot_type {
                     SlotType::Name => name_values(&value, &mut out),
-                    SlotType::StreetAddress | SlotType::Phone | SlotType::Email => {
-                        out.push(value.trim_end_matches(['.', ',', ';', ':']).to_string())
-                    }
-                    _ => {}
+                    _ => out.push(value.trim_end_matches(['.', ',', ';', ':']).to_string()),
                 }
             }
         }

@@ -57,5 +57,5 @@ pub use features::{
 pub use link::{Evidence, Link};
 pub use record_features::features;
 pub use summary::{summarise, CampaignSummary};
-pub use template::{fill, template, SlotType, Template, TemplateSegment};
+pub use template::{fill, template, varies_per_member, SlotType, Template, TemplateSegment};
 pub use wave::{split_waves, WaveSpan};

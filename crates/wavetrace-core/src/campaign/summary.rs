@@ -11,7 +11,7 @@ use crate::parse::rfc3339_utc;
 use crate::record::{json_token, MessageRecord};
 
 use super::record_features::unix_time;
-use super::template::{SlotType, TemplateSegment};
+use super::template::{varies_per_member, SlotType, TemplateSegment};
 use super::{split_waves, template, CampaignMembers, Template};
 use crate::detect::Label;
 
@@ -179,10 +179,10 @@ fn distinct(values: impl Iterator<Item = String>) -> Vec<String> {
 
 /// A campaign's labels and verdict: the union of its members' labels and
 /// the highest member verdict. A template slot that holds names or street
-/// addresses with at least three distinct values, different in at least half
-/// the members, adds `personalised`: each member was filled in from a data
-/// set, even when no single message shows it. (A slot typed `name` that
-/// barely varies is wording, not a recipient.)
+/// addresses whose values vary per member ([`varies_per_member`]) adds
+/// `personalised`: each member was filled in from a data set, even when no
+/// single message shows it. (A slot typed `name` that barely varies is
+/// wording, not a recipient.)
 fn judgement(
     members: &[&MessageRecord],
     template: Option<&Template>,
@@ -199,7 +199,7 @@ fn judgement(
                     slot_type: SlotType::Name | SlotType::StreetAddress,
                     distinct_values,
                     ..
-                } if *distinct_values >= 3 && distinct_values * 2 >= members.len().min(TEMPLATE_SAMPLE)
+                } if varies_per_member(*distinct_values, members.len().min(TEMPLATE_SAMPLE))
             )
         })
     });

@@ -457,6 +457,14 @@ pub fn template(texts: &[&str]) -> Template {
     render(parts)
 }
 
+/// Whether a slot's values differ from member to member, as a data set's
+/// field does (a name per recipient), rather than being a few wording
+/// variants: at least three distinct values, in at least half of the texts
+/// the template was built from (at most [`MAX_TEXTS`]).
+pub fn varies_per_member(distinct_values: usize, members: usize) -> bool {
+    distinct_values >= 3 && distinct_values * 2 >= members.min(MAX_TEXTS)
+}
+
 /// Tokens of a slot's neighbouring text that locate it in a member's text.
 const FILL_ANCHOR: usize = 3;
 /// Most tokens taken as one slot value (a slot at the very end of the
