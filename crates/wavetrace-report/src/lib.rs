@@ -9,7 +9,8 @@
 //! * [`redact`]: recipients' data replaced by salted hashes, before any
 //!   exporter sees it, unless the user opts in (`--include-personal`);
 //! * the writers, each a pure function of the prepared set: [`csv`]
-//!   (messages, campaigns, indicators, purge lists).
+//!   (messages, campaigns, indicators, purge lists), [`stix`] (a STIX 2.1
+//!   bundle), [`misp`] (one MISP event per campaign).
 //!
 //! Every writer is deterministic: the same data gives the same bytes.
 
@@ -17,8 +18,10 @@
 
 pub mod csv;
 pub mod indicators;
+pub mod misp;
 pub mod model;
 pub mod redact;
+pub mod stix;
 
 #[doc(hidden)]
 pub mod testdata;
