@@ -779,10 +779,16 @@ impl Builder {
                 addresses.extend(to.iter().cloned());
                 m.insert("to_refs".into(), json!(to));
             }
-            if !g.reply_to.is_empty() {
+            // STIX: one header value is a string, several a list.
+            let reply_to = match g.reply_to.len() {
+                0 => None,
+                1 => g.reply_to.first().map(|r| json!(r)),
+                _ => Some(json!(g.reply_to.iter().collect::<Vec<_>>())),
+            };
+            if let Some(reply_to) = reply_to {
                 m.insert(
                     "additional_header_fields".into(),
-                    json!({ "Reply-To": g.reply_to.iter().collect::<Vec<_>>() }),
+                    json!({ "Reply-To": reply_to }),
                 );
             }
             self.add_observable(id.clone(), Value::Object(m));

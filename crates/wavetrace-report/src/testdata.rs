@@ -72,7 +72,7 @@ pub fn campaigns_from(files: &[std::path::PathBuf]) -> Vec<CampaignExport> {
             }
         })
         .collect();
-    campaigns.sort_by(|a, b| b.summary.size.cmp(&a.summary.size));
+    campaigns.sort_by_key(|c| std::cmp::Reverse(c.summary.size));
     campaigns
 }
 
