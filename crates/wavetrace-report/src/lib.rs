@@ -9,16 +9,19 @@
 //! * [`redact`]: recipients' data replaced by salted hashes, before any
 //!   exporter sees it, unless the user opts in (`--include-personal`);
 //! * the writers, each a pure function of the prepared set: [`csv`]
-//!   (messages, campaigns, indicators, purge lists).
+//!   (messages, campaigns, indicators, purge lists), [`html`] (one
+//!   self-contained report, no script, drawn with [`timeline`]).
 //!
 //! Every writer is deterministic: the same data gives the same bytes.
 
 #![warn(missing_docs)]
 
 pub mod csv;
+pub mod html;
 pub mod indicators;
 pub mod model;
 pub mod redact;
+pub mod timeline;
 
 #[doc(hidden)]
 pub mod testdata;
