@@ -1132,12 +1132,8 @@ mod tests {
             let c = clip(&s, max);
             // Each kept character is at most ten when made visible, plus the mark.
             prop_assert!(c.chars().count() <= max * 10 + 40);
-            prop_assert!(!c.chars().any(is_hidden_or_control_not_break));
+            prop_assert!(!c.chars().any(is_hidden_or_control));
         }
-    }
-
-    fn is_hidden_or_control_not_break(c: char) -> bool {
-        is_hidden_or_control(c)
     }
 
     #[test]
