@@ -10,18 +10,22 @@
 //!   exporter sees it, unless the user opts in (`--include-personal`);
 //! * the writers, each a pure function of the prepared set: [`csv`]
 //!   (messages, campaigns, indicators, purge lists), [`stix`] (a STIX 2.1
-//!   bundle), [`misp`] (one MISP event per campaign).
+//!   bundle), [`misp`] (one MISP event per campaign), [`html`] (one
+//!   self-contained report, no script, its wave charts drawn by
+//!   [`timeline`]).
 //!
 //! Every writer is deterministic: the same data gives the same bytes.
 
 #![warn(missing_docs)]
 
 pub mod csv;
+pub mod html;
 pub mod indicators;
 pub mod misp;
 pub mod model;
 pub mod redact;
 pub mod stix;
+pub mod timeline;
 
 #[doc(hidden)]
 pub mod testdata;
