@@ -12,6 +12,21 @@ fi
 command -v sqlite3 >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq --no-upgrade sqlite3 >/dev/null; }
 bash "$shared/unpack.sh" target/corpora
 
+# The export tests check wavetrace's files with the tools that consume them:
+# Debian's Chromium renders the HTML report; the official STIX validator and
+# PyMISP (from PyPI, pinned, in a virtual environment under target/) check
+# the STIX bundle and the MISP events.
+if ! command -v chromium >/dev/null 2>&1; then
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium >/dev/null
+fi
+pyenv=target/pyenv
+if ! "$pyenv/bin/python" -c 'import stix2validator, pymisp' >/dev/null 2>&1; then
+  python3 -m venv "$pyenv"
+  "$pyenv/bin/pip" install -q --disable-pip-version-check -r scripts/export-checks.txt
+fi
+export WAVETRACE_CHROMIUM=${WAVETRACE_CHROMIUM:-$(command -v chromium)}
+export WAVETRACE_PYTHON=${WAVETRACE_PYTHON:-$PWD/$pyenv/bin/python}
+
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
 set +e

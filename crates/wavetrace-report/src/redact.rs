@@ -22,7 +22,10 @@ use std::collections::BTreeSet;
 use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
+use wavetrace_core::campaign::normalise::{clean_char, clean_characters};
+use wavetrace_core::campaign::template::classify_value;
 use wavetrace_core::campaign::{fill, varies_per_member, SlotType, TemplateSegment};
+use wavetrace_core::detect::personal::postal_addresses;
 use wavetrace_core::record::{Mailbox, MessageRecord};
 
 use crate::model::{CampaignExport, ExportSet, Personal};
@@ -53,35 +56,57 @@ const ROLE_LOCAL_PARTS: [&str; 16] = [
     "service",
 ];
 
+/// Personal values to redact.
+#[derive(Debug, Default)]
+pub struct PersonalValues {
+    /// Matched in any case: addresses, whole names, street addresses, phones.
+    pub phrases: Vec<String>,
+    /// Single words of a person's name (`Mariam` in `Dear Mariam,`), matched
+    /// only as written with their capital letter: in any case `Will` or
+    /// `Page` would erase ordinary words.
+    pub name_words: Vec<String>,
+}
+
 /// Replaces personal values with salted hashes.
 #[derive(Debug)]
 pub struct Redactor {
     salt: Vec<u8>,
-    matcher: Option<AhoCorasick>,
+    phrases: Option<AhoCorasick>,
+    name_words: Option<AhoCorasick>,
     values: usize,
 }
 
+/// The distinct cleaned patterns of at least [`MIN_VALUE_CHARS`].
+fn patterns(values: &[String], lower: bool) -> BTreeSet<String> {
+    values
+        .iter()
+        .map(|v| collapse(v))
+        .map(|v| if lower { v.to_lowercase() } else { v })
+        .filter(|v| v.chars().count() >= MIN_VALUE_CHARS)
+        .collect()
+}
+
+fn matcher(patterns: &BTreeSet<String>, any_case: bool) -> Option<AhoCorasick> {
+    if patterns.is_empty() {
+        return None;
+    }
+    AhoCorasickBuilder::new()
+        .ascii_case_insensitive(any_case)
+        .match_kind(MatchKind::LeftmostLongest)
+        .build(patterns)
+        .ok()
+}
+
 impl Redactor {
-    /// A redactor for the given personal values (any case, any spacing).
-    pub fn new(salt: &[u8], values: impl IntoIterator<Item = String>) -> Redactor {
-        let patterns: BTreeSet<String> = values
-            .into_iter()
-            .map(|v| collapse(&v).to_lowercase())
-            .filter(|v| v.chars().count() >= MIN_VALUE_CHARS)
-            .collect();
-        let matcher = if patterns.is_empty() {
-            None
-        } else {
-            AhoCorasickBuilder::new()
-                .ascii_case_insensitive(true)
-                .match_kind(MatchKind::LeftmostLongest)
-                .build(&patterns)
-                .ok()
-        };
+    /// A redactor for the given personal values.
+    pub fn new(salt: &[u8], values: &PersonalValues) -> Redactor {
+        let phrases = patterns(&values.phrases, true);
+        let words = patterns(&values.name_words, false);
         Redactor {
             salt: salt.to_vec(),
-            matcher,
-            values: patterns.len(),
+            phrases: matcher(&phrases, true),
+            name_words: matcher(&words, false),
+            values: phrases.len() + words.len(),
         }
     }
 
@@ -106,25 +131,37 @@ impl Redactor {
 
     /// The text with every personal value replaced; None when nothing was.
     pub fn text(&self, s: &str) -> Option<String> {
-        let matcher = self.matcher.as_ref()?;
+        if self.phrases.is_none() && self.name_words.is_none() {
+            return None;
+        }
         let (collapsed, offsets) = collapse_with_offsets(s);
+        let mut found: Vec<(usize, usize)> = [&self.phrases, &self.name_words]
+            .into_iter()
+            .flatten()
+            .flat_map(|m| m.find_iter(&collapsed))
+            .filter(|m| {
+                let before = collapsed[..m.start()].chars().next_back();
+                let after = collapsed[m.end()..].chars().next();
+                !before.is_some_and(char::is_alphanumeric)
+                    && !after.is_some_and(char::is_alphanumeric)
+            })
+            .map(|m| (m.start(), m.end()))
+            .collect();
+        if found.is_empty() {
+            return None;
+        }
+        // Earliest first, the longer of two at the same place; overlaps dropped.
+        found.sort_by_key(|&(start, end)| (start, std::cmp::Reverse(end)));
         let mut out = String::new();
-        let mut copied = 0;
-        for m in matcher.find_iter(&collapsed) {
-            let before = collapsed[..m.start()].chars().next_back();
-            let after = collapsed[m.end()..].chars().next();
-            if before.is_some_and(char::is_alphanumeric) || after.is_some_and(char::is_alphanumeric)
-            {
+        let (mut copied, mut covered) = (0, 0);
+        for (start, end) in found {
+            if start < covered {
                 continue;
             }
-            let start = offsets[m.start()];
-            let end = offsets[m.end()];
-            out.push_str(&s[copied..start]);
-            out.push_str(&format!("[personal:{}]", self.hash(&collapsed[m.range()])));
-            copied = end;
-        }
-        if copied == 0 && out.is_empty() {
-            return None;
+            out.push_str(&s[copied..offsets[start]]);
+            out.push_str(&format!("[personal:{}]", self.hash(&collapsed[start..end])));
+            copied = offsets[end];
+            covered = end;
         }
         out.push_str(&s[copied..]);
         Some(out)
@@ -169,18 +206,29 @@ impl Redactor {
     }
 }
 
-/// Collapses runs of white space to one space and trims.
+/// Lookalike letters folded, invisible characters dropped, runs of white
+/// space collapsed to one space, trimmed.
 fn collapse(s: &str) -> String {
-    s.split_whitespace().collect::<Vec<_>>().join(" ")
+    clean_characters(s)
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
-/// `s` with white-space runs collapsed to one space, and for each byte of
-/// the result (and one past its end) the byte offset in `s` it came from.
+/// `s` cleaned as [`collapse`] does (but not trimmed), and for each byte
+/// of the result (and one past its end) the byte offset in `s` of the
+/// character it came from.
 fn collapse_with_offsets(s: &str) -> (String, Vec<usize>) {
     let mut out = String::with_capacity(s.len());
     let mut offsets = Vec::with_capacity(s.len() + 1);
     let mut in_space = false;
-    for (at, c) in s.char_indices() {
+    for (at, original) in s.char_indices() {
+        // Lookalike letters folded and invisible characters dropped, as the
+        // values were when the template was built: `Jоhn` (Cyrillic `о`)
+        // or `Jo\u{200B}hn` is still John.
+        let Some(c) = clean_char(original) else {
+            continue;
+        };
         if c.is_whitespace() {
             if !in_space {
                 out.push(' ');
@@ -190,8 +238,8 @@ fn collapse_with_offsets(s: &str) -> (String, Vec<usize>) {
             continue;
         }
         in_space = false;
-        for i in 0..c.len_utf8() {
-            offsets.push(at + i);
+        for _ in 0..c.len_utf8() {
+            offsets.push(at);
         }
         out.push(c);
     }
@@ -211,72 +259,154 @@ fn person_like(name: &str) -> bool {
         })
 }
 
-/// The personal values of one recipient mailbox.
-fn mailbox_values(mailbox: &Mailbox, out: &mut Vec<String>) {
+/// The personal values of one recipient mailbox. `greeted` is the
+/// message's cleaned, lower-cased text: a single word of the recipient's
+/// name is personal only where the message greets them with it (`Dear
+/// Mariam`); taken everywhere, list names such as `Irish Linux Users Group`
+/// would erase `Linux` from every report.
+fn mailbox_values(mailbox: &Mailbox, greeted: &str, out: &mut PersonalValues) {
     if let Some(address) = &mailbox.address {
         let address = address.to_lowercase();
-        out.push(address.replace('@', "%40"));
+        out.phrases.push(address.replace('@', "%40"));
         if let Some((local, _)) = address.split_once('@') {
-            if local.len() >= 5 && !ROLE_LOCAL_PARTS.contains(&local) {
-                out.push(local.to_string());
+            // `jane.doe47` names someone; `business` or `linux` alone
+            // would erase ordinary words.
+            let personal_shape =
+                local.contains(['.', '_']) || local.contains(|c: char| c.is_ascii_digit());
+            if local.len() >= 5 && personal_shape && !ROLE_LOCAL_PARTS.contains(&local) {
+                out.phrases.push(local.to_string());
             }
         }
-        out.push(address);
+        out.phrases.push(address);
     }
     if let Some(name) = mailbox.name.as_deref().filter(|n| person_like(n)) {
+        let before = out.name_words.len();
         name_values(name, out);
+        let words = out.name_words.split_off(before);
+        out.name_words.extend(words.into_iter().filter(|w| {
+            let w = collapse(w).to_lowercase();
+            SALUTATIONS
+                .iter()
+                .any(|s| greeted.contains(&format!("{s} {w}")))
+        }));
     }
 }
 
-/// A person's name, its URL-encoded forms, and each of its words.
-fn name_values(name: &str, out: &mut Vec<String>) {
+/// The record's subject and body start, cleaned as values are, lower-cased,
+/// one space between words.
+fn greeting_text(record: &MessageRecord) -> String {
+    let body = wavetrace_core::parse::prefix(&record.body.text, GREETING_TEXT);
+    collapse(&format!(
+        "{} {body}",
+        record.subject.as_deref().unwrap_or("")
+    ))
+    .to_lowercase()
+}
+
+/// Text searched for greetings, from the start of the body.
+const GREETING_TEXT: usize = 4096;
+
+/// A person's name, its URL-encoded forms, and each of its capitalised words.
+fn name_values(name: &str, out: &mut PersonalValues) {
     let name = collapse(name.trim_matches(|c: char| c == '"' || c == '\'' || c.is_whitespace()));
     for word in name.split([' ', ',']) {
-        out.push(word.trim_matches(['.', ',', '\'']).to_string());
+        let word = word.trim_matches(['.', ',', '\'']);
+        if word.chars().next().is_some_and(char::is_uppercase) {
+            out.name_words.push(word.to_string());
+        }
     }
-    out.push(name.replace(' ', "+"));
-    out.push(name.replace(' ', "%20"));
-    out.push(name);
+    out.phrases.push(name.replace(' ', "+"));
+    out.phrases.push(name.replace(' ', "%20"));
+    out.phrases.push(name);
+}
+
+/// Words after which a person's name follows.
+const SALUTATIONS: [&str; 14] = [
+    "dear",
+    "hello",
+    "hi",
+    "hey",
+    "attn",
+    "attention",
+    "mr",
+    "mrs",
+    "ms",
+    "dr",
+    "hola",
+    "estimado",
+    "estimada",
+    "liebe",
+];
+
+/// Whether a template segment is text ending with a salutation (`Dear`).
+fn ends_with_salutation(segment: &TemplateSegment) -> bool {
+    let TemplateSegment::Text { text } = segment else {
+        return false;
+    };
+    text.split_whitespace()
+        .next_back()
+        .map(|w| w.trim_end_matches(['.', ',', ':']).to_lowercase())
+        .is_some_and(|w| SALUTATIONS.contains(&w.as_str()))
 }
 
 /// The personal values in a campaign: its recipients and what its members
 /// put in personal template slots.
-fn campaign_values(campaign: &CampaignExport) -> Vec<String> {
-    let mut out = Vec::new();
+fn campaign_values(campaign: &CampaignExport, out: &mut PersonalValues) {
     // Slots filled per recipient; a slot with a few wording variants (a
     // sign-off typed `name`) holds no one's data.
-    let personal_slots: BTreeSet<&str> = campaign
+    let segments: &[TemplateSegment] = campaign
         .summary
         .template
+        .as_ref()
+        .map_or(&[], |t| &t.segments);
+    let personal_slots: BTreeSet<&str> = segments
         .iter()
-        .flat_map(|t| &t.segments)
-        .filter_map(|s| match s {
+        .enumerate()
+        .filter_map(|(i, s)| match s {
             TemplateSegment::Slot {
                 slot,
-                slot_type:
-                    SlotType::Name | SlotType::StreetAddress | SlotType::Phone | SlotType::Email,
+                slot_type,
                 distinct_values,
-            } if varies_per_member(*distinct_values, campaign.members.len()) => Some(slot.as_str()),
+            } if varies_per_member(*distinct_values, campaign.members.len()) => {
+                let personal = match slot_type {
+                    // Two capitalised words vary in much legitimate mail
+                    // (headlines, products): a name slot is a person's
+                    // only after a salutation.
+                    SlotType::Name => i
+                        .checked_sub(1)
+                        .and_then(|p| segments.get(p))
+                        .is_some_and(ends_with_salutation),
+                    SlotType::StreetAddress | SlotType::Phone | SlotType::Email => true,
+                    _ => false,
+                };
+                personal.then_some(slot.as_str())
+            }
             _ => None,
         })
         .collect();
     for r in &campaign.members {
+        let greeted = greeting_text(r);
         for m in r.to.iter().chain(&r.cc) {
-            mailbox_values(m, &mut out);
+            mailbox_values(m, &greeted, out);
         }
-        if let Some(t) = &campaign.summary.template {
-            for (slot, slot_type, value) in fill(t, &r.body.text) {
-                if !personal_slots.contains(slot.as_str()) {
-                    continue;
-                }
-                match slot_type {
-                    SlotType::Name => name_values(&value, &mut out),
-                    _ => out.push(value.trim_end_matches(['.', ',', ';', ':']).to_string()),
-                }
+        out.phrases.extend(postal_addresses(r));
+        let Some(t) = &campaign.summary.template else {
+            continue;
+        };
+        for (slot, slot_type, value) in fill(t, &r.body.text) {
+            // A value is taken only when it is of the slot's type: a slot
+            // mostly of names may still catch a stray word.
+            if !personal_slots.contains(slot.as_str()) || classify_value(&value) != slot_type {
+                continue;
+            }
+            match slot_type {
+                SlotType::Name => name_values(&value, out),
+                _ => out
+                    .phrases
+                    .push(value.trim_end_matches(['.', ',', ';', ':']).to_string()),
             }
         }
     }
-    out
 }
 
 /// The export set as shared: with `include_personal`, the data as stored;
@@ -303,7 +433,11 @@ pub fn prepare(
         .flat_map(|r| r.to.iter().chain(&r.cc))
         .filter_map(|m| m.address.as_ref().map(|a| a.to_lowercase()))
         .collect();
-    let redactor = Redactor::new(salt, campaigns.iter().flat_map(campaign_values));
+    let mut values = PersonalValues::default();
+    for c in &campaigns {
+        campaign_values(c, &mut values);
+    }
+    let redactor = Redactor::new(salt, &values);
     let campaigns = campaigns
         .iter()
         .map(|c| CampaignExport {
@@ -329,17 +463,25 @@ mod tests {
     use super::*;
 
     fn redactor() -> Redactor {
-        let mut values = Vec::new();
+        let mut values = PersonalValues::default();
         mailbox_values(
             &Mailbox {
                 name: Some("Jane  Lee".into()),
                 address: Some("Jane.Lee47@Example.org".into()),
                 domain: Some("example.org".into()),
             },
+            "dear jane lee, hello lee",
             &mut values,
         );
-        values.push("12 Elm Street".into());
-        Redactor::new(b"salt", values)
+        values.phrases.push("12 Elm Street".into());
+        Redactor::new(b"salt", &values)
+    }
+
+    fn phrases(values: &[&str]) -> PersonalValues {
+        PersonalValues {
+            phrases: values.iter().map(|v| v.to_string()).collect(),
+            name_words: Vec::new(),
+        }
     }
 
     #[test]
@@ -355,7 +497,7 @@ mod tests {
         // The same value hashes the same whatever its case or spacing.
         assert_eq!(r.hash("Jane Lee"), r.hash("jane   lee"));
         assert_ne!(
-            Redactor::new(b"other", Vec::new()).hash("jane lee"),
+            Redactor::new(b"other", &PersonalValues::default()).hash("jane lee"),
             r.hash("jane lee")
         );
     }
@@ -368,6 +510,31 @@ mod tests {
         let link = link.unwrap_or_default();
         assert!(!link.to_lowercase().contains("jane"), "{link}");
         assert_eq!(r.text("nothing personal"), None);
+    }
+
+    #[test]
+    fn lookalike_letters_and_invisible_characters_do_not_hide_a_value() {
+        let r = redactor();
+        // Cyrillic `е` in Lee and Street, a zero-width space in Jane.
+        let out = r
+            .text("Dear Ja\u{200B}ne L\u{0435}e of 12 Elm Str\u{0435}et.")
+            .unwrap_or_default();
+        assert_eq!(out.matches("[personal:").count(), 2, "{out}");
+        assert!(
+            out.starts_with("Dear [personal:") && out.ends_with("]."),
+            "{out}"
+        );
+    }
+
+    #[test]
+    fn single_name_words_only_as_written() {
+        let r = redactor();
+        let out = r.text("Dear Jane, a lee shore").unwrap_or_default();
+        assert!(
+            out.starts_with("Dear [personal:") && out.ends_with(", a lee shore"),
+            "{out}"
+        );
+        assert_eq!(r.text("jane street"), None);
     }
 
     #[test]
@@ -387,7 +554,7 @@ mod tests {
             value in "[A-Za-z]{3,8}( [A-Za-z]{3,8}){0,2}",
             spacing in "[ \t\n]{1,3}",
         ) {
-            let r = Redactor::new(b"p", [value.clone()]);
+            let r = Redactor::new(b"p", &phrases(&[&value]));
             let _ = r.text(&before);
             let spaced = value.replace(' ', &spacing);
             let text = format!("{before} {spaced} {after}");
@@ -406,7 +573,7 @@ mod tests {
 
     #[test]
     fn offsets_survive_multibyte_text() {
-        let r = Redactor::new(b"s", ["José Núñez".to_string()]);
+        let r = Redactor::new(b"s", &phrases(&["José Núñez"]));
         let out = r.text("¡Hola José\tNúñez!").unwrap_or_default();
         assert!(
             out.starts_with("¡Hola [personal:") && out.ends_with("]!"),

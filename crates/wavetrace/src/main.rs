@@ -7,6 +7,7 @@ mod campaigns;
 mod config;
 mod detection;
 mod eval;
+mod export;
 mod inputs;
 mod pipeline;
 mod reanalyse;
@@ -53,6 +54,10 @@ enum Command {
     Eval(EvalArgs),
     /// Detection rules: `check` validates, `test` runs each rule's examples (exit 3 on failure), `list` shows them.
     Rules(RulesArgs),
+    /// Write an HTML report of campaigns (self-contained, offline, recipients redacted unless --include-personal).
+    Report(export::ReportArgs),
+    /// Export campaigns as STIX 2.1, MISP events, CSV, or purge lists for mail administrators.
+    Export(export::ExportArgs),
 }
 
 #[derive(Debug, Args)]
@@ -402,6 +407,8 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 }
             };
         }
+        Command::Report(args) => export::report(&cli.db, &args)?,
+        Command::Export(args) => export::export(&cli.db, &args)?,
         Command::Eval(args) => {
             return eval::run(
                 &cli.db,

@@ -197,25 +197,26 @@ fn parse_confusables(data: &str) -> HashMap<char, char> {
 /// `paypal`; senders insert such characters at random to make every copy's
 /// hash unique.
 pub fn clean_characters(text: &str) -> String {
-    let table = confusables();
     let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        if c.is_ascii() {
-            out.push(c);
-            continue;
-        }
-        if is_invisible(c) || is_combining_mark(c) {
-            continue;
-        }
-        if is_exotic_space(c) {
-            out.push(' ');
-        } else if let Some(&folded) = table.get(&c) {
-            out.push(folded);
-        } else {
-            out.push(c);
-        }
-    }
+    out.extend(text.chars().filter_map(clean_char));
     out
+}
+
+/// One character as [`clean_characters`] writes it: None when dropped
+/// (invisible characters, combining marks). For callers that must map
+/// positions back to the original text.
+pub fn clean_char(c: char) -> Option<char> {
+    if c.is_ascii() {
+        return Some(c);
+    }
+    if is_invisible(c) || is_combining_mark(c) {
+        return None;
+    }
+    if is_exotic_space(c) {
+        Some(' ')
+    } else {
+        Some(confusables().get(&c).copied().unwrap_or(c))
+    }
 }
 
 /// Words after which a personal name follows.

@@ -101,6 +101,20 @@ pub fn personalisation(record: &MessageRecord) -> Personalisation {
     found
 }
 
+/// The postal addresses that follow a recipient's name in the body (the
+/// values behind the `postal_address` evidence): exports redact them.
+pub fn postal_addresses(record: &MessageRecord) -> Vec<String> {
+    let text = head(&record.body.text, MAX_TEXT);
+    record
+        .to
+        .iter()
+        .chain(&record.cc)
+        .take(MAX_RECIPIENTS)
+        .filter(|r| person_name(r).is_some())
+        .filter_map(|r| postal_address_after_name(text, r))
+        .collect()
+}
+
 /// The text without lines that name someone with an address (`Cc: Jane
 /// Doe <jane@x>`, `Signed-off-by: ...`, quoted headers): a name there is
 /// routing, not personalisation (253 linux-sparse patches carried the

@@ -794,7 +794,7 @@ fn clip(s: &str, max: usize) -> String {
 
 /// The longest prefix of `s` of at most `max` bytes that ends on a
 /// character boundary: how every attacker-controlled string is cut.
-pub(crate) fn prefix(s: &str, max: usize) -> &str {
+pub fn prefix(s: &str, max: usize) -> &str {
     &s[..s.floor_char_boundary(max)]
 }
 
