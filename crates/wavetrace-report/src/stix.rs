@@ -149,9 +149,21 @@ pub(crate) fn is_pseudonym(value: &str) -> bool {
     value.contains("[recipient:") || value.contains("[personal:")
 }
 
-/// An address worth an `email-addr`: has an `@`, no placeholder.
+/// An address worth an `email-addr`: no placeholder, and of the shape STIX
+/// tools accept (the official validator takes `[A-Za-z0-9_.+-]` before the
+/// `@` and an ASCII host name after it). RFC 5322 allows more (`#`, `&`,
+/// quoted strings): such addresses are left out of the bundle and counted.
 fn shareable_address(value: &str) -> bool {
-    value.contains('@') && !is_pseudonym(value)
+    let Some((local, domain)) = value.rsplit_once('@') else {
+        return false;
+    };
+    !is_pseudonym(value)
+        && !local.is_empty()
+        && local
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '+' | '-'))
+        && domain.is_ascii()
+        && host_name(domain).is_some_and(|h| h.eq_ignore_ascii_case(domain))
 }
 
 /// Characters a DNS resolver ignores (UTS 46 maps them to nothing): a
@@ -598,7 +610,7 @@ impl Builder {
         let (messages_id, mut messages_text, message_span) = self.messages(c, span);
         if exported < observed.len() {
             messages_text.push_str(&format!(
-                "\n{} observables STIX cannot hold (URLs without a scheme, hosts that are no host names) are left out.",
+                "\n{} observables STIX cannot hold (URLs without a scheme, hosts that are no host names, addresses of a shape STIX tools reject) are left out.",
                 observed.len() - exported
             ));
         }
