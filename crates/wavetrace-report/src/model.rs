@@ -12,6 +12,7 @@ pub struct CampaignExport {
     /// The campaign as `wavetrace campaign ID --format json` shows it.
     pub summary: CampaignSummary,
     /// The members' records, in `summary.members` order (earliest first).
+    /// In an [`ExportSet`] their body text is empty: no exporter shows it.
     pub members: Vec<MessageRecord>,
 }
 

@@ -409,53 +409,81 @@ fn campaign_values(campaign: &CampaignExport, out: &mut PersonalValues) {
     }
 }
 
-/// The export set as shared: with `include_personal`, the data as stored;
-/// otherwise every record and summary redacted (see the module docs).
+/// Builds the export set one campaign at a time, so the caller never holds
+/// every member's full record: each campaign's personal values are taken
+/// while its body texts are there, then the bodies are dropped (no exporter
+/// shows a body: it is hostile, personal, and most of a record's size).
+#[derive(Debug, Default)]
+pub struct Collector {
+    campaigns: Vec<CampaignExport>,
+    values: PersonalValues,
+    recipients: BTreeSet<String>,
+}
+
+impl Collector {
+    /// Adds a campaign (summary and member records, as stored).
+    pub fn add(&mut self, mut campaign: CampaignExport) {
+        campaign_values(&campaign, &mut self.values);
+        for r in &mut campaign.members {
+            self.recipients.extend(
+                r.to.iter()
+                    .chain(&r.cc)
+                    .filter_map(|m| m.address.as_ref().map(|a| a.to_lowercase())),
+            );
+            r.body.text = String::new();
+        }
+        self.campaigns.push(campaign);
+    }
+
+    /// The export set as shared: with `include_personal`, the data as
+    /// stored (bodies dropped); otherwise every record and summary redacted
+    /// (see the module docs).
+    pub fn finish(self, database_messages: u64, salt: &[u8], include_personal: bool) -> ExportSet {
+        if include_personal {
+            return ExportSet {
+                campaigns: self.campaigns,
+                database_messages,
+                personal: Personal {
+                    included: true,
+                    ..Personal::default()
+                },
+            };
+        }
+        let redactor = Redactor::new(salt, &self.values);
+        let campaigns = self
+            .campaigns
+            .into_iter()
+            .map(|c| CampaignExport {
+                summary: redactor
+                    .through_json(&c.summary)
+                    .unwrap_or_else(|| c.summary.clone()),
+                members: c.members.iter().map(|r| redactor.record(r)).collect(),
+            })
+            .collect();
+        ExportSet {
+            campaigns,
+            database_messages,
+            personal: Personal {
+                included: false,
+                values_redacted: redactor.value_count(),
+                recipients_redacted: self.recipients.len(),
+            },
+        }
+    }
+}
+
+/// [`Collector`] over campaigns already in memory.
 pub fn prepare(
     campaigns: Vec<CampaignExport>,
     database_messages: u64,
     salt: &[u8],
     include_personal: bool,
 ) -> ExportSet {
-    if include_personal {
-        return ExportSet {
-            campaigns,
-            database_messages,
-            personal: Personal {
-                included: true,
-                ..Personal::default()
-            },
-        };
+    let mut collector = Collector::default();
+    for c in campaigns {
+        collector.add(c);
     }
-    let recipients: BTreeSet<String> = campaigns
-        .iter()
-        .flat_map(|c| &c.members)
-        .flat_map(|r| r.to.iter().chain(&r.cc))
-        .filter_map(|m| m.address.as_ref().map(|a| a.to_lowercase()))
-        .collect();
-    let mut values = PersonalValues::default();
-    for c in &campaigns {
-        campaign_values(c, &mut values);
-    }
-    let redactor = Redactor::new(salt, &values);
-    let campaigns = campaigns
-        .iter()
-        .map(|c| CampaignExport {
-            summary: redactor
-                .through_json(&c.summary)
-                .unwrap_or_else(|| c.summary.clone()),
-            members: c.members.iter().map(|r| redactor.record(r)).collect(),
-        })
-        .collect();
-    ExportSet {
-        campaigns,
-        database_messages,
-        personal: Personal {
-            included: false,
-            values_redacted: redactor.value_count(),
-            recipients_redacted: recipients.len(),
-        },
-    }
+    collector.finish(database_messages, salt, include_personal)
 }
 
 #[cfg(test)]

@@ -97,8 +97,8 @@ pub struct ExportArgs {
     share: ShareArgs,
 }
 
-/// The selected campaigns with their members' records, as stored.
-fn select(store: &Store, args: &SelectArgs) -> anyhow::Result<Vec<CampaignExport>> {
+/// The selected campaigns' summaries, largest first.
+fn select(store: &Store, args: &SelectArgs) -> anyhow::Result<Vec<CampaignSummary>> {
     let mut summaries: Vec<CampaignSummary> = if args.campaigns.is_empty() {
         let filter = CampaignFilter {
             min_size: if args.all { 1 } else { args.min_size.max(1) },
@@ -151,37 +151,37 @@ fn select(store: &Store, args: &SelectArgs) -> anyhow::Result<Vec<CampaignExport
     if let Some(limit) = args.limit {
         summaries.truncate(limit as usize);
     }
-    summaries
-        .into_iter()
-        .map(|summary| {
-            let shas: Vec<String> = summary.members.iter().map(|m| m.sha256.clone()).collect();
-            let mut members = store.records(&shas)?;
-            let order: std::collections::HashMap<&str, usize> = shas
-                .iter()
-                .enumerate()
-                .map(|(i, s)| (s.as_str(), i))
-                .collect();
-            members.sort_by_key(|r| order.get(r.sha256.as_str()).copied());
-            Ok(CampaignExport { summary, members })
-        })
-        .collect()
+    Ok(summaries)
 }
 
-/// The selection, redacted unless `--include-personal`.
+/// A campaign with its members' records, as stored, in the summary's order.
+fn load(store: &Store, summary: CampaignSummary) -> anyhow::Result<CampaignExport> {
+    let shas: Vec<String> = summary.members.iter().map(|m| m.sha256.clone()).collect();
+    let mut members = store.records(&shas)?;
+    let order: std::collections::HashMap<&str, usize> = shas
+        .iter()
+        .enumerate()
+        .map(|(i, s)| (s.as_str(), i))
+        .collect();
+    members.sort_by_key(|r| order.get(r.sha256.as_str()).copied());
+    Ok(CampaignExport { summary, members })
+}
+
+/// The selection, redacted unless `--include-personal`; loaded one campaign
+/// at a time (the collector drops each body once its personal values are
+/// taken).
 fn prepared(
     store: &mut Store,
     select_args: &SelectArgs,
     share: &ShareArgs,
 ) -> anyhow::Result<ExportSet> {
-    let campaigns = select(store, select_args)?;
+    let mut collector = wavetrace_report::redact::Collector::default();
+    for summary in select(store, select_args)? {
+        collector.add(load(store, summary)?);
+    }
     let salt = store.export_salt()?;
     let total = store.message_count()?;
-    Ok(wavetrace_report::prepare(
-        campaigns,
-        total,
-        salt.as_bytes(),
-        share.include_personal,
-    ))
+    Ok(collector.finish(total, salt.as_bytes(), share.include_personal))
 }
 
 fn options(share: &ShareArgs) -> ShareOptions {
@@ -283,10 +283,11 @@ pub fn export(db: &Path, args: &ExportArgs) -> anyhow::Result<()> {
         // stored, whatever --include-personal says.
         create_dir(dir)?;
         let campaigns = select(&store, &args.select)?;
-        for c in &campaigns {
+        for summary in campaigns.iter().cloned() {
+            let c = load(&store, summary)?;
             write_file(
                 &dir.join(format!("purge-{}.csv", c.summary.id)),
-                &wavetrace_report::csv::purge(c),
+                &wavetrace_report::csv::purge(&c),
             )?;
         }
         write_file(&dir.join("README.txt"), PURGE_README.as_bytes())?;
