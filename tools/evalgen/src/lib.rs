@@ -282,15 +282,24 @@ struct Written {
     label: &'static str,
 }
 
+/// The listings written beside the messages.
+#[derive(Default)]
+struct Listings {
+    /// `waves.tsv`.
+    waves: String,
+    /// `templates.tsv`.
+    templates: String,
+    /// `personal.tsv`.
+    personal: String,
+}
+
 fn write_campaign(
     spec: &CampaignSpec,
     index: usize,
     seed: u64,
     people: &[Person],
     dir: &Path,
-    waves_out: &mut String,
-    templates_out: &mut String,
-    personal_out: &mut String,
+    out: &mut Listings,
 ) -> io::Result<Vec<Written>> {
     let mut rng = Rng(seed ^ (index as u64 + 1).wrapping_mul(0xA24B_AED4_963E_E407));
     let mut written = Vec::new();
@@ -308,7 +317,7 @@ fn write_campaign(
     let mut number = 0;
     for (wave_no, wave) in spec.waves.iter().enumerate() {
         let start = base_time + wave.offset_hours * 3600 + rng.below(1800) as i64;
-        let _ = writeln!(waves_out, "{}\t{}", spec.label, start);
+        let _ = writeln!(out.waves, "{}\t{}", spec.label, start);
         let duration = wave.duration_minutes * 60;
         let mut times: Vec<i64> = (0..wave.size)
             .map(|_| start + rng.below(duration as usize + 1) as i64)
@@ -477,7 +486,7 @@ fn write_campaign(
             ];
             personal.extend(phones.into_iter().map(|p| ("phone", p)));
             for (kind, value) in personal {
-                let _ = writeln!(personal_out, "{file}\t{kind}\t{value}");
+                let _ = writeln!(out.personal, "{file}\t{kind}\t{value}");
             }
             written.push(Written {
                 file,
@@ -490,7 +499,7 @@ fn write_campaign(
             t.push_str(" {other}");
         }
         let _ = writeln!(
-            templates_out,
+            out.templates,
             "{}\t{}",
             spec.label,
             t.replace(['\n', '\t'], " ")
@@ -574,21 +583,12 @@ pub fn generate(o: &Options) -> Result<Generated, String> {
     fs::create_dir_all(&messages).map_err(|e| format!("{}: {e}", messages.display()))?;
     let mut rng = Rng(o.seed);
     let people = roster(&mut rng, 600);
-    let (mut waves, mut templates, mut truth, mut personal) =
-        (String::new(), String::new(), String::new(), String::new());
+    let mut listings = Listings::default();
+    let mut truth = String::new();
     let mut count = 0;
     for (i, spec) in CAMPAIGNS.iter().enumerate() {
-        let written = write_campaign(
-            spec,
-            i,
-            o.seed,
-            &people,
-            &messages,
-            &mut waves,
-            &mut templates,
-            &mut personal,
-        )
-        .map_err(|e| e.to_string())?;
+        let written = write_campaign(spec, i, o.seed, &people, &messages, &mut listings)
+            .map_err(|e| e.to_string())?;
         count += written.len();
         for w in written {
             let _ = writeln!(truth, "{}\t{}", messages.join(&w.file).display(), w.label);
@@ -600,9 +600,9 @@ pub fn generate(o: &Options) -> Result<Generated, String> {
     }
     for (name, data) in [
         ("truth.tsv", &truth),
-        ("waves.tsv", &waves),
-        ("templates.tsv", &templates),
-        ("personal.tsv", &personal),
+        ("waves.tsv", &listings.waves),
+        ("templates.tsv", &listings.templates),
+        ("personal.tsv", &listings.personal),
     ] {
         fs::write(o.out.join(name), data).map_err(|e| format!("{name}: {e}"))?;
     }
