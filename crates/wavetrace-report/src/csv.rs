@@ -10,7 +10,6 @@
 
 use wavetrace_core::record::{json_token, MessageRecord};
 
-use crate::indicators::observables;
 use crate::model::{CampaignExport, ExportSet};
 
 /// Values listed in one cell of `campaigns.csv` (the most frequent first).
@@ -93,9 +92,11 @@ pub const PURGE_COLUMNS: [&str; 9] = [
     "sha256",
 ];
 
-/// The cell as written: formula triggers neutralised.
+/// The cell as written: formula triggers neutralised (a plain number such
+/// as `-3` stays a number).
 pub fn neutralise(cell: &str) -> std::borrow::Cow<'_, str> {
-    if cell.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+    let number = cell.parse::<f64>().is_ok_and(f64::is_finite);
+    if !number && cell.starts_with(['=', '+', '-', '@', '\t', '\r']) {
         format!("'{cell}").into()
     } else {
         cell.into()
@@ -249,7 +250,7 @@ pub fn indicators(set: &ExportSet) -> Vec<u8> {
         .campaigns
         .iter()
         .flat_map(|c| {
-            observables(c).into_iter().map(|o| {
+            c.observables.iter().cloned().map(|o| {
                 [
                     c.summary.id.clone(),
                     o.kind.as_str().to_string(),
@@ -273,13 +274,10 @@ pub fn indicators(set: &ExportSet) -> Vec<u8> {
 pub fn purge(campaign: &CampaignExport) -> Vec<u8> {
     let mut rows = Vec::new();
     for r in &campaign.members {
-        let mut recipients: Vec<&str> =
-            r.to.iter()
-                .chain(&r.cc)
-                .filter_map(|m| m.address.as_deref())
-                .collect();
+        // Bcc'd recipients are only in the Received chain's `for` clauses.
+        let mut recipients = crate::redact::recipient_addresses(r);
         if recipients.is_empty() {
-            recipients.push("");
+            recipients.push(String::new());
         }
         for recipient in recipients {
             rows.push([
@@ -290,7 +288,7 @@ pub fn purge(campaign: &CampaignExport) -> Vec<u8> {
                 opt(r.from.as_ref().and_then(|f| f.address.as_deref())),
                 opt(r.return_path.as_deref()),
                 opt(r.subject.as_deref()),
-                recipient.to_string(),
+                recipient,
                 r.sha256.clone(),
             ]);
         }
@@ -310,10 +308,19 @@ mod tests {
 
     #[test]
     fn formula_triggers_are_neutralised() {
-        for bad in ["=HYPERLINK(\"x\")", "+1", "-2+3", "@SUM(A1)", "\tx", "\rx"] {
+        for bad in [
+            "=HYPERLINK(\"x\")",
+            "+1+cmd",
+            "-2+3",
+            "@SUM(A1)",
+            "\tx",
+            "\rx",
+        ] {
             assert!(neutralise(bad).starts_with('\''), "{bad:?}");
         }
         assert_eq!(neutralise("plain"), "plain");
+        assert_eq!(neutralise("-3"), "-3");
+        assert!(neutralise("-3+cmd|x").starts_with('\''));
         let out = text(table(
             ["a", "b"],
             vec![["=cmd|' /C calc'!A0".into(), "say \"hi\",\nthen".into()]],

@@ -29,7 +29,7 @@ use wavetrace_core::origin::infra::{Finding, FindingCode};
 use wavetrace_core::parse::rfc3339_utc;
 use wavetrace_core::record::{json_token, Mailbox, MessageRecord};
 
-use crate::indicators::{observables, Observable};
+use crate::indicators::Observable;
 use crate::model::{CampaignExport, ExportSet, ShareOptions, Tlp};
 use crate::timeline;
 
@@ -220,12 +220,15 @@ pub fn clip(s: &str, max_chars: usize) -> String {
 }
 
 /// Characters that are not shown as themselves: controls other than line
-/// breaks and tabs, bidirectional formatting, zero-width characters.
+/// breaks and tabs, bidirectional formatting, line and paragraph
+/// separators, zero-width and blank-looking fillers (Hangul fillers), tag
+/// characters.
 fn is_hidden_or_control(c: char) -> bool {
     (c.is_control() && c != '\n' && c != '\t')
         || matches!(c,
-            '\u{061C}' | '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}'
-            | '\u{2060}'..='\u{2064}' | '\u{2066}'..='\u{2069}' | '\u{FEFF}')
+            '\u{061C}' | '\u{115F}' | '\u{200B}'..='\u{200F}' | '\u{2028}'..='\u{202E}'
+            | '\u{2060}'..='\u{2064}' | '\u{2066}'..='\u{2069}' | '\u{3164}' | '\u{FEFF}'
+            | '\u{E0000}'..='\u{E007F}')
 }
 
 /// A string from mail, ready for HTML: bounded, made visible, escaped.
@@ -436,7 +439,7 @@ fn campaign_section(c: &CampaignExport) -> String {
     out.push_str(&template_part(s));
     out.push_str(&infrastructure_part(s, &c.members));
     out.push_str(&impersonation_part(&c.members));
-    out.push_str(&indicators_part(&observables(c)));
+    out.push_str(&indicators_part(&c.observables));
     out.push_str(&members_part(&c.members));
     out.push_str("</section>\n");
     out

@@ -14,7 +14,14 @@
 //!   is impersonated, not the sender;
 //! * `unverified`: a From address whose authentication is unknown;
 //! * `common`: a host that says nothing about the sender (shorteners' and
-//!   large platforms' domains, protected entities' own domains).
+//!   large platforms' domains, protected entities' own domains);
+//! * `redacted`: a value that held personal data, now replaced by a hash
+//!   (a tracking URL with the recipient's address in it): it matches
+//!   nothing and is not the attacker's.
+//!
+//! A value keeps its safest role across the whole export
+//! ([`with_safest_roles`]): a server abused in one campaign is not an
+//! indicator in another.
 //!
 //! Only `attacker` values become indicators; the rest are exported as
 //! observed data with a note saying what they are.
@@ -77,6 +84,8 @@ pub enum Role {
     Unverified,
     /// A host that says nothing about the sender.
     Common,
+    /// A value with personal data redacted out of it: it matches nothing.
+    Redacted,
 }
 
 impl Role {
@@ -89,6 +98,7 @@ impl Role {
             Role::Spoofed => "spoofed",
             Role::Unverified => "unverified",
             Role::Common => "common",
+            Role::Redacted => "redacted",
         }
     }
 
@@ -115,6 +125,9 @@ impl Role {
             }
             Role::Common => {
                 "A host of a shortener, a large platform or a protected organisation: it says nothing about the sender."
+            }
+            Role::Redacted => {
+                "A value with personal data replaced by a salted hash: kept for the record, it matches nothing."
             }
         }
     }
@@ -227,9 +240,13 @@ pub fn observables(campaign: &CampaignExport) -> Vec<Observable> {
         .into_iter()
         .filter(|((_, value), _)| !value.is_empty() && !value.starts_with("[recipient:"))
         .map(|((kind, value), s)| Observable {
+            role: if is_redacted(&value) {
+                Role::Redacted
+            } else {
+                s.role
+            },
             kind,
             value,
-            role: s.role,
             count: s.members.len(),
             first_seen: s.first_seen.map(|(_, t)| t),
             last_seen: s.last_seen.map(|(_, t)| t),
@@ -248,6 +265,33 @@ pub fn observables(campaign: &CampaignExport) -> Vec<Observable> {
         *n <= MAX_PER_KIND
     });
     out
+}
+
+/// Whether a value had personal data replaced by a hash.
+fn is_redacted(value: &str) -> bool {
+    value.contains("[personal:") || value.contains("[recipient:")
+}
+
+/// Every campaign's observables, each value with the safest role it has in
+/// any of them: a server abused in one campaign, or a sender address forged
+/// in one, is never an indicator in another.
+pub fn with_safest_roles(campaigns: &[CampaignExport]) -> Vec<Vec<Observable>> {
+    let mut per_campaign: Vec<Vec<Observable>> = campaigns.iter().map(observables).collect();
+    let mut safest: BTreeMap<(Kind, &str), Role> = BTreeMap::new();
+    for o in per_campaign.iter().flatten() {
+        let role = safest.entry((o.kind, o.value.as_str())).or_insert(o.role);
+        *role = (*role).max(o.role);
+    }
+    let safest: BTreeMap<(Kind, String), Role> = safest
+        .into_iter()
+        .map(|((k, v), r)| ((k, v.to_string()), r))
+        .collect();
+    for o in per_campaign.iter_mut().flatten() {
+        if let Some(&role) = safest.get(&(o.kind, o.value.clone())) {
+            o.role = role;
+        }
+    }
+    per_campaign
 }
 
 /// The role of a record's origin server; None for mail that stayed inside
@@ -317,5 +361,37 @@ mod tests {
         assert!(obs
             .iter()
             .any(|o| o.kind == Kind::Url && o.role == Role::Attacker));
+    }
+
+    #[test]
+    fn a_server_abused_in_one_campaign_is_no_indicator_in_another() {
+        use wavetrace_core::origin::infra::{Finding, FindingCode, VictimInfrastructure};
+        let mut campaigns = sample_campaigns();
+        // Both sample campaigns came through 198.51.100.10; say the county
+        // notices' server was found abused.
+        let ip: std::net::IpAddr = "198.51.100.10".parse().expect("ip");
+        for r in &mut campaigns[1].members {
+            r.findings.push(Finding {
+                code: FindingCode::RelayAbuse,
+                summary: "sent through an unrelated organisation's server".into(),
+                evidence: Vec::new(),
+                victim_infrastructure: Some(VictimInfrastructure {
+                    ip: Some(ip),
+                    rdns: "mx.mail.harrowcounty.example".into(),
+                    org_domain: "harrowcounty.example".into(),
+                    role: "victim".into(),
+                }),
+                rule: None,
+            });
+        }
+        let role_in = |obs: &[Observable]| {
+            obs.iter()
+                .find(|o| o.value == "198.51.100.10")
+                .map(|o| o.role)
+        };
+        assert_eq!(role_in(&observables(&campaigns[0])), Some(Role::Attacker));
+        let safest = with_safest_roles(&campaigns);
+        assert_eq!(role_in(&safest[0]), Some(Role::AbusedThirdParty));
+        assert_eq!(role_in(&safest[1]), Some(Role::AbusedThirdParty));
     }
 }

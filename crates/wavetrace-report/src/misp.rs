@@ -15,7 +15,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::{json, Map, Value};
 
-use crate::indicators::{observables, Kind, Observable, Role};
+use crate::indicators::{Kind, Observable, Role};
 use crate::model::{CampaignExport, ExportSet, ShareOptions, Tlp};
 use crate::stix::{
     campaign_description, campaign_name, campaign_span, cut, earliest_time, host_name,
@@ -91,13 +91,14 @@ pub fn tlp_tag(tlp: Tlp) -> String {
 }
 
 /// MISP distribution of a TLP marking: clear to all communities, green to
-/// connected communities, amber to this community, red to the organisation.
+/// connected communities, amber to this community, amber+strict and red to
+/// the organisation only.
 fn distribution(tlp: Tlp) -> &'static str {
     match tlp {
         Tlp::Clear => "3",
         Tlp::Green => "2",
-        Tlp::Amber | Tlp::AmberStrict => "1",
-        Tlp::Red => "0",
+        Tlp::Amber => "1",
+        Tlp::AmberStrict | Tlp::Red => "0",
     }
 }
 
@@ -415,7 +416,7 @@ impl Event<'_> {
 /// The MISP event of one campaign.
 fn event(c: &CampaignExport, set: &ExportSet, options: &ShareOptions, earliest: i64) -> Value {
     let span: Span = campaign_span(c, earliest);
-    let observed = observables(c);
+    let observed = c.observables.clone();
     let roles: BTreeMap<(Kind, String), Role> = observed
         .iter()
         .map(|o| ((o.kind, o.value.clone()), o.role))
@@ -441,7 +442,8 @@ fn event(c: &CampaignExport, set: &ExportSet, options: &ShareOptions, earliest: 
     let mut event = Map::new();
     event.insert("uuid".into(), json!(event_uuid));
     event.insert("info".into(), json!(campaign_name(c)));
-    event.insert("date".into(), json!(stix_time(span.first)[..10]));
+    let time = stix_time(span.first);
+    event.insert("date".into(), json!(time.get(..10).unwrap_or(&time)));
     event.insert(
         "threat_level_id".into(),
         json!(threat_level(c.summary.verdict.as_deref())),
@@ -582,7 +584,7 @@ mod tests {
                 .filter(|(_, a)| a["to_ids"] == json!(true))
                 .map(|(_, a)| a["value"].as_str().unwrap())
                 .collect();
-            for o in observables(c) {
+            for o in c.observables.iter().cloned() {
                 if !o.role.is_indicator() {
                     victims +=
                         usize::from(matches!(o.role, Role::AbusedThirdParty | Role::Provider));

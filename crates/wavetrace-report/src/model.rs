@@ -6,6 +6,8 @@ use serde::Serialize;
 use wavetrace_core::campaign::CampaignSummary;
 use wavetrace_core::record::MessageRecord;
 
+use crate::indicators::Observable;
+
 /// One campaign to export: its summary and its members' records.
 #[derive(Debug, Clone)]
 pub struct CampaignExport {
@@ -14,6 +16,10 @@ pub struct CampaignExport {
     /// The members' records, in `summary.members` order (earliest first).
     /// In an [`ExportSet`] their body text is empty: no exporter shows it.
     pub members: Vec<MessageRecord>,
+    /// Its observed values with their roles, the safest across the whole
+    /// export ([`crate::indicators::with_safest_roles`]); filled by
+    /// [`crate::redact::Collector::finish`], empty before.
+    pub observables: Vec<Observable>,
 }
 
 /// The campaigns a report or export covers, safe to share unless

@@ -24,10 +24,13 @@ use serde_json::Value;
 use sha2::{Digest, Sha256};
 use wavetrace_core::campaign::normalise::{clean_char, clean_characters};
 use wavetrace_core::campaign::template::classify_value;
-use wavetrace_core::campaign::{fill, varies_per_member, SlotType, TemplateSegment};
+use wavetrace_core::campaign::{
+    fill, varies_per_member, CampaignSummary, SlotType, TemplateSegment,
+};
 use wavetrace_core::detect::personal::postal_addresses;
 use wavetrace_core::record::{Mailbox, MessageRecord};
 
+use crate::indicators::with_safest_roles;
 use crate::model::{CampaignExport, ExportSet, Personal};
 
 /// Shortest personal value matched in text.
@@ -59,6 +62,10 @@ const ROLE_LOCAL_PARTS: [&str; 16] = [
 /// Personal values to redact.
 #[derive(Debug, Default)]
 pub struct PersonalValues {
+    /// Matched in any case, anywhere, even inside a word: recipient
+    /// addresses and their encoded forms, which tracking links glue to
+    /// encoding debris (`%2cjane@…`, `=3Djane@…`).
+    pub anywhere: Vec<String>,
     /// Matched in any case: addresses, whole names, street addresses, phones.
     pub phrases: Vec<String>,
     /// Single words of a person's name (`Mariam` in `Dear Mariam,`), matched
@@ -71,6 +78,7 @@ pub struct PersonalValues {
 #[derive(Debug)]
 pub struct Redactor {
     salt: Vec<u8>,
+    anywhere: Option<AhoCorasick>,
     phrases: Option<AhoCorasick>,
     name_words: Option<AhoCorasick>,
     values: usize,
@@ -100,13 +108,15 @@ fn matcher(patterns: &BTreeSet<String>, any_case: bool) -> Option<AhoCorasick> {
 impl Redactor {
     /// A redactor for the given personal values.
     pub fn new(salt: &[u8], values: &PersonalValues) -> Redactor {
+        let anywhere = patterns(&values.anywhere, true);
         let phrases = patterns(&values.phrases, true);
         let words = patterns(&values.name_words, false);
         Redactor {
             salt: salt.to_vec(),
+            anywhere: matcher(&anywhere, true),
             phrases: matcher(&phrases, true),
             name_words: matcher(&words, false),
-            values: phrases.len() + words.len(),
+            values: anywhere.len() + phrases.len() + words.len(),
         }
     }
 
@@ -131,20 +141,26 @@ impl Redactor {
 
     /// The text with every personal value replaced; None when nothing was.
     pub fn text(&self, s: &str) -> Option<String> {
-        if self.phrases.is_none() && self.name_words.is_none() {
+        if self.anywhere.is_none() && self.phrases.is_none() && self.name_words.is_none() {
             return None;
         }
         let (collapsed, offsets) = collapse_with_offsets(s);
-        let mut found: Vec<(usize, usize)> = [&self.phrases, &self.name_words]
-            .into_iter()
-            .flatten()
+        let whole_word = |m: &aho_corasick::Match| {
+            let before = collapsed[..m.start()].chars().next_back();
+            let after = collapsed[m.end()..].chars().next();
+            !before.is_some_and(char::is_alphanumeric) && !after.is_some_and(char::is_alphanumeric)
+        };
+        let mut found: Vec<(usize, usize)> = self
+            .anywhere
+            .iter()
             .flat_map(|m| m.find_iter(&collapsed))
-            .filter(|m| {
-                let before = collapsed[..m.start()].chars().next_back();
-                let after = collapsed[m.end()..].chars().next();
-                !before.is_some_and(char::is_alphanumeric)
-                    && !after.is_some_and(char::is_alphanumeric)
-            })
+            .chain(
+                [&self.phrases, &self.name_words]
+                    .into_iter()
+                    .flatten()
+                    .flat_map(|m| m.find_iter(&collapsed))
+                    .filter(whole_word),
+            )
             .map(|m| (m.start(), m.end()))
             .collect();
         if found.is_empty() {
@@ -189,13 +205,14 @@ impl Redactor {
         mailbox.name = None;
     }
 
-    /// The record with recipients pseudonymised and every string redacted.
-    pub fn record(&self, record: &MessageRecord) -> MessageRecord {
+    /// The record with recipients pseudonymised and every string redacted;
+    /// None (never the unredacted record) if it does not round-trip.
+    pub fn record(&self, record: &MessageRecord) -> Option<MessageRecord> {
         let mut r = record.clone();
         for m in r.to.iter_mut().chain(r.cc.iter_mut()) {
             self.recipient(m);
         }
-        self.through_json(&r).unwrap_or(r)
+        self.through_json(&r)
     }
 
     /// Round-trips a value through JSON with every string redacted.
@@ -266,18 +283,7 @@ fn person_like(name: &str) -> bool {
 /// would erase `Linux` from every report.
 fn mailbox_values(mailbox: &Mailbox, greeted: &str, out: &mut PersonalValues) {
     if let Some(address) = &mailbox.address {
-        let address = address.to_lowercase();
-        out.phrases.push(address.replace('@', "%40"));
-        if let Some((local, _)) = address.split_once('@') {
-            // `jane.doe47` names someone; `business` or `linux` alone
-            // would erase ordinary words.
-            let personal_shape =
-                local.contains(['.', '_']) || local.contains(|c: char| c.is_ascii_digit());
-            if local.len() >= 5 && personal_shape && !ROLE_LOCAL_PARTS.contains(&local) {
-                out.phrases.push(local.to_string());
-            }
-        }
-        out.phrases.push(address);
+        address_values(address, out);
     }
     if let Some(name) = mailbox.name.as_deref().filter(|n| person_like(n)) {
         let before = out.name_words.len();
@@ -290,6 +296,63 @@ fn mailbox_values(mailbox: &Mailbox, greeted: &str, out: &mut PersonalValues) {
                 .any(|s| greeted.contains(&format!("{s} {w}")))
         }));
     }
+}
+
+/// A recipient address and the forms it takes in tracking links: percent-
+/// encoded, base64 (standard and URL-safe, unpadded), and a local part
+/// shaped like a person's (`jane.doe47`; `business` or `linux` alone would
+/// erase ordinary words).
+fn address_values(address: &str, out: &mut PersonalValues) {
+    let lower = address.trim().to_lowercase();
+    if !lower.contains('@') {
+        return;
+    }
+    out.anywhere.push(lower.replace('@', "%40"));
+    out.anywhere
+        .push(lower.replace('@', "%40").replace('.', "%2e"));
+    for form in [address.trim(), lower.as_str()] {
+        let b64 = crate::html::base64(form.as_bytes());
+        let b64 = b64.trim_end_matches('=');
+        out.anywhere.push(b64.to_string());
+        out.anywhere.push(b64.replace('+', "-").replace('/', "_"));
+    }
+    if let Some((local, _)) = lower.split_once('@') {
+        let personal_shape =
+            local.contains(['.', '_']) || local.contains(|c: char| c.is_ascii_digit());
+        if local.len() >= 5 && personal_shape && !ROLE_LOCAL_PARTS.contains(&local) {
+            out.phrases.push(local.to_string());
+        }
+    }
+    out.anywhere.push(lower);
+}
+
+/// Every recipient address of a record: To, Cc, and the envelope
+/// recipients the Received chain names (`for <…>`), which are all there is
+/// when the recipient was Bcc'd (`To: undisclosed-recipients:;`).
+/// Lower-cased, each once, in that order.
+pub fn recipient_addresses(record: &MessageRecord) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    let headers = record
+        .to
+        .iter()
+        .chain(&record.cc)
+        .filter_map(|m| m.address.clone());
+    let envelope = record
+        .received
+        .iter()
+        .filter_map(|h| h.hop.envelope_for.clone());
+    for a in headers.chain(envelope) {
+        let a = a
+            .trim()
+            .trim_start_matches('<')
+            .trim_end_matches(['>', ';'])
+            .trim()
+            .to_lowercase();
+        if a.contains('@') && !out.contains(&a) {
+            out.push(a);
+        }
+    }
+    out
 }
 
 /// The record's subject and body start, cleaned as values are, lower-cased,
@@ -312,6 +375,8 @@ fn name_values(name: &str, out: &mut PersonalValues) {
     for word in name.split([' ', ',']) {
         let word = word.trim_matches(['.', ',', '\'']);
         if word.chars().next().is_some_and(char::is_uppercase) {
+            // As written, and in capitals (`MARIAM, your account…`).
+            out.name_words.push(word.to_uppercase());
             out.name_words.push(word.to_string());
         }
     }
@@ -352,42 +417,14 @@ fn ends_with_salutation(segment: &TemplateSegment) -> bool {
 /// The personal values in a campaign: its recipients and what its members
 /// put in personal template slots.
 fn campaign_values(campaign: &CampaignExport, out: &mut PersonalValues) {
-    // Slots filled per recipient; a slot with a few wording variants (a
-    // sign-off typed `name`) holds no one's data.
-    let segments: &[TemplateSegment] = campaign
-        .summary
-        .template
-        .as_ref()
-        .map_or(&[], |t| &t.segments);
-    let personal_slots: BTreeSet<&str> = segments
-        .iter()
-        .enumerate()
-        .filter_map(|(i, s)| match s {
-            TemplateSegment::Slot {
-                slot,
-                slot_type,
-                distinct_values,
-            } if varies_per_member(*distinct_values, campaign.members.len()) => {
-                let personal = match slot_type {
-                    // Two capitalised words vary in much legitimate mail
-                    // (headlines, products): a name slot is a person's
-                    // only after a salutation.
-                    SlotType::Name => i
-                        .checked_sub(1)
-                        .and_then(|p| segments.get(p))
-                        .is_some_and(ends_with_salutation),
-                    SlotType::StreetAddress | SlotType::Phone | SlotType::Email => true,
-                    _ => false,
-                };
-                personal.then_some(slot.as_str())
-            }
-            _ => None,
-        })
-        .collect();
+    let personal_slots = personal_slots(&campaign.summary);
     for r in &campaign.members {
         let greeted = greeting_text(r);
         for m in r.to.iter().chain(&r.cc) {
             mailbox_values(m, &greeted, out);
+        }
+        for a in recipient_addresses(r) {
+            address_values(&a, out);
         }
         out.phrases.extend(postal_addresses(r));
         let Some(t) = &campaign.summary.template else {
@@ -409,6 +446,39 @@ fn campaign_values(campaign: &CampaignExport, out: &mut PersonalValues) {
     }
 }
 
+/// The template slots of a campaign that hold each recipient's data:
+/// typed street address, phone or email, or a name after a salutation,
+/// and varying per member. A slot with a few wording variants (a sign-off
+/// typed `name`) holds no one's data.
+pub fn personal_slots(summary: &CampaignSummary) -> BTreeSet<&str> {
+    let segments: &[TemplateSegment] = summary.template.as_ref().map_or(&[], |t| &t.segments);
+    segments
+        .iter()
+        .enumerate()
+        .filter_map(|(i, s)| match s {
+            TemplateSegment::Slot {
+                slot,
+                slot_type,
+                distinct_values,
+            } if varies_per_member(*distinct_values, summary.size) => {
+                let personal = match slot_type {
+                    // Two capitalised words vary in much legitimate mail
+                    // (headlines, products): a name slot is a person's
+                    // only after a salutation.
+                    SlotType::Name => i
+                        .checked_sub(1)
+                        .and_then(|p| segments.get(p))
+                        .is_some_and(ends_with_salutation),
+                    SlotType::StreetAddress | SlotType::Phone | SlotType::Email => true,
+                    _ => false,
+                };
+                personal.then_some(slot.as_str())
+            }
+            _ => None,
+        })
+        .collect()
+}
+
 /// Builds the export set one campaign at a time, so the caller never holds
 /// every member's full record: each campaign's personal values are taken
 /// while its body texts are there, then the bodies are dropped (no exporter
@@ -425,20 +495,51 @@ impl Collector {
     pub fn add(&mut self, mut campaign: CampaignExport) {
         campaign_values(&campaign, &mut self.values);
         for r in &mut campaign.members {
-            self.recipients.extend(
-                r.to.iter()
-                    .chain(&r.cc)
-                    .filter_map(|m| m.address.as_ref().map(|a| a.to_lowercase())),
-            );
+            self.recipients.extend(recipient_addresses(r));
             r.body.text = String::new();
         }
         self.campaigns.push(campaign);
+    }
+
+    /// Takes the personal values of a campaign that is not exported (its
+    /// recipients and personal slot values), for the same reason as
+    /// [`Collector::add_recipients_of`]. Only campaigns with
+    /// [`personal_slots`] need it: the rest add nothing a pass over every
+    /// message's recipients does not.
+    pub fn add_values_of(&mut self, campaign: &CampaignExport) {
+        campaign_values(campaign, &mut self.values);
+    }
+
+    /// Takes the recipients (addresses, person-like names) of a message
+    /// that is not exported: what is redacted must not depend on the
+    /// selection (a victim of one campaign may send, or be named in, one
+    /// that is exported). Give it every stored message.
+    pub fn add_recipients_of(&mut self, record: &MessageRecord) {
+        for a in recipient_addresses(record) {
+            address_values(&a, &mut self.values);
+        }
+        for m in record.to.iter().chain(&record.cc) {
+            if let Some(name) = m.name.as_deref().filter(|n| person_like(n)) {
+                let before = self.values.name_words.len();
+                name_values(name, &mut self.values);
+                self.values.name_words.truncate(before);
+            }
+        }
     }
 
     /// The export set as shared: with `include_personal`, the data as
     /// stored (bodies dropped); otherwise every record and summary redacted
     /// (see the module docs).
     pub fn finish(self, database_messages: u64, salt: &[u8], include_personal: bool) -> ExportSet {
+        let mut set = self.redacted(database_messages, salt, include_personal);
+        let observables = with_safest_roles(&set.campaigns);
+        for (c, o) in set.campaigns.iter_mut().zip(observables) {
+            c.observables = o;
+        }
+        set
+    }
+
+    fn redacted(self, database_messages: u64, salt: &[u8], include_personal: bool) -> ExportSet {
         if include_personal {
             return ExportSet {
                 campaigns: self.campaigns,
@@ -450,14 +551,21 @@ impl Collector {
             };
         }
         let redactor = Redactor::new(salt, &self.values);
-        let campaigns = self
+        // Fails closed: a summary or record that does not round-trip
+        // through JSON is left out, never shared unredacted.
+        let campaigns: Vec<CampaignExport> = self
             .campaigns
             .into_iter()
-            .map(|c| CampaignExport {
-                summary: redactor
-                    .through_json(&c.summary)
-                    .unwrap_or_else(|| c.summary.clone()),
-                members: c.members.iter().map(|r| redactor.record(r)).collect(),
+            .filter_map(|c| {
+                Some(CampaignExport {
+                    summary: redactor.through_json(&c.summary)?,
+                    members: c
+                        .members
+                        .iter()
+                        .filter_map(|r| redactor.record(r))
+                        .collect(),
+                    observables: Vec::new(),
+                })
             })
             .collect();
         ExportSet {
@@ -508,7 +616,7 @@ mod tests {
     fn phrases(values: &[&str]) -> PersonalValues {
         PersonalValues {
             phrases: values.iter().map(|v| v.to_string()).collect(),
-            name_words: Vec::new(),
+            ..PersonalValues::default()
         }
     }
 
@@ -552,6 +660,25 @@ mod tests {
             out.starts_with("Dear [personal:") && out.ends_with("]."),
             "{out}"
         );
+    }
+
+    #[test]
+    fn addresses_are_found_inside_encodings() {
+        let r = redactor();
+        for link in [
+            "https://x.example/u?x=a%2cjane.lee47@example.org",
+            "https://x.example/u?e=3Djane.lee47@example.org&",
+            "https://x.example/u?e=jane.lee47%40example%2eorg",
+            "https://x.example/u?t=amFuZS5sZWU0N0BleGFtcGxlLm9yZw",
+            "https://x.example/u?t=SmFuZS5MZWU0N0BFeGFtcGxlLm9yZw==",
+        ] {
+            let out = r.text(link).unwrap_or_default();
+            assert!(out.contains("[personal:"), "{link}: {out}");
+            assert!(!out.to_lowercase().contains("jane"), "{out}");
+            assert!(!out.contains("amFuZS5sZWU0N0"), "{out}");
+        }
+        let out = r.text("JANE, your parcel").unwrap_or_default();
+        assert!(out.starts_with("[personal:"), "{out}");
     }
 
     #[test]

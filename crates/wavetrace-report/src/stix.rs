@@ -33,7 +33,7 @@ use wavetrace_core::campaign::record_features::unix_time;
 use wavetrace_core::parse::rfc3339_utc;
 use wavetrace_core::record::MessageRecord;
 
-use crate::indicators::{observables, Kind, Observable, Role};
+use crate::indicators::{Kind, Observable, Role};
 use crate::model::{CampaignExport, ExportSet, ShareOptions, Tlp};
 
 /// STIX's namespace for deterministic cyber-observable ids (STIX 2.1, 2.9).
@@ -48,6 +48,11 @@ pub const TLP_EXTENSION: &str = "extension-definition--60a3c5c5-0d10-413e-aab3-9
 
 /// When the OASIS TLP 2.0 marking definitions were created.
 const TLP_CREATED: &str = "2022-10-01T00:00:00.000Z";
+
+/// When the producer's identity was "created": one fixed time, because the
+/// identity's id comes from its name alone and STIX forbids one id with two
+/// creation times (the data's earliest time would differ between exports).
+const IDENTITY_CREATED: i64 = 0;
 
 /// Most members per campaign exported as messages (earliest first).
 pub const MAX_MESSAGES: usize = 500;
@@ -598,7 +603,7 @@ impl Builder {
     fn campaign(&mut self, c: &CampaignExport, earliest: i64) {
         let span = campaign_span(c, earliest);
         let campaign_id = object_id("campaign", &[&c.summary.id]);
-        let observed = observables(c);
+        let observed = c.observables.clone();
         let mut by_role: BTreeMap<Role, Vec<(&Observable, String)>> = BTreeMap::new();
         for o in &observed {
             if let Some((id, object)) = observable_sco(o.kind, &o.value) {
@@ -861,8 +866,8 @@ pub fn bundle(set: &ExportSet, options: &ShareOptions) -> String {
         "identity",
         &identity,
         Span {
-            first: earliest,
-            last: earliest,
+            first: IDENTITY_CREATED,
+            last: IDENTITY_CREATED,
         },
     );
     producer.insert("name".into(), json!(options.identity));
@@ -1170,7 +1175,7 @@ mod tests {
         assert!(!patterns.is_empty());
         let mut victims = 0;
         for c in &set.campaigns {
-            for o in observables(c) {
+            for o in c.observables.iter().cloned() {
                 let Some(value) = stix_value(o.kind, &o.value) else {
                     continue;
                 };

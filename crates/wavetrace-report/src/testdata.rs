@@ -69,6 +69,7 @@ pub fn campaigns_from(files: &[std::path::PathBuf]) -> Vec<CampaignExport> {
             CampaignExport {
                 summary,
                 members: records,
+                observables: Vec::new(),
             }
         })
         .collect();

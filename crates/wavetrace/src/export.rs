@@ -11,7 +11,7 @@ use clap::Args;
 use wavetrace_core::campaign::CampaignSummary;
 use wavetrace_core::detect::Verdict;
 use wavetrace_report::{CampaignExport, ExportSet, ShareOptions, Tlp};
-use wavetrace_store::{CampaignFilter, Store};
+use wavetrace_store::{CampaignFilter, MessageFilter, Store};
 
 use crate::{campaigns::parse_summary, parse_time, NotFound, VerdictArg};
 
@@ -164,7 +164,11 @@ fn load(store: &Store, summary: CampaignSummary) -> anyhow::Result<CampaignExpor
         .map(|(i, s)| (s.as_str(), i))
         .collect();
     members.sort_by_key(|r| order.get(r.sha256.as_str()).copied());
-    Ok(CampaignExport { summary, members })
+    Ok(CampaignExport {
+        summary,
+        members,
+        observables: Vec::new(),
+    })
 }
 
 /// The selection, redacted unless `--include-personal`; loaded one campaign
@@ -176,8 +180,32 @@ fn prepared(
     share: &ShareArgs,
 ) -> anyhow::Result<ExportSet> {
     let mut collector = wavetrace_report::redact::Collector::default();
+    let mut selected = std::collections::HashSet::new();
     for summary in select(store, select_args)? {
+        selected.insert(summary.id.clone());
         collector.add(load(store, summary)?);
+    }
+    if !share.include_personal {
+        // Every stored message's recipients and every personalised
+        // campaign's slot values, not only the selection's: what is
+        // redacted must not depend on what is exported (a victim's
+        // hijacked account may send one of the exported campaigns).
+        store.for_each_record(&MessageFilter::default(), None, |r| {
+            collector.add_recipients_of(&r);
+            Ok(())
+        })?;
+        let all = CampaignFilter {
+            min_size: 2,
+            ..CampaignFilter::default()
+        };
+        for json in store.campaigns(&all, None)? {
+            let summary = parse_summary(&json)?;
+            if !selected.contains(&summary.id)
+                && !wavetrace_report::redact::personal_slots(&summary).is_empty()
+            {
+                collector.add_values_of(&load(store, summary)?);
+            }
+        }
     }
     let salt = store.export_salt()?;
     let total = store.message_count()?;

@@ -438,3 +438,63 @@ fn selection_filters() {
     let bad_tlp = db.run(&["report", "--html", "x.html", "--tlp", "white"]);
     assert_eq!(bad_tlp.status.code(), Some(2));
 }
+
+/// Recipients who were Bcc'd (only the Received chain names them), whose
+/// address sits inside encoded tracking links, or who appear in a campaign
+/// other than the one exported (a victim's hijacked account sending) are
+/// redacted too; the purge list still names the Bcc'd recipients.
+#[test]
+fn bcc_encoded_and_unselected_recipients_are_redacted() {
+    let db = Db::new();
+    db.scan(&[&repo("crates/wavetrace/tests/fixtures/report")], &[]);
+    let secrets = [
+        "carol.king88",
+        "omar.haddad12",
+        "li.wei55",
+        "Carol King",
+        "Omar Haddad",
+        "41 Birch Lane",
+        "7 Cedar Street",
+        "Y2Fyb2wua2luZzg4",
+    ];
+    let dir = tempfile::tempdir().expect("tempdir");
+    let d = |n: &str| dir.path().join(n).display().to_string();
+    let out = db.run(&[
+        "export",
+        "--all",
+        "--stix",
+        &d("b.json"),
+        "--misp",
+        &d("misp"),
+        "--csv",
+        &d("csv"),
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = db.run(&["report", "--all", "--html", &d("r.html")]);
+    assert!(out.status.success());
+    // The hijacked account's message alone.
+    let hijacked = db
+        .campaigns()
+        .into_iter()
+        .find(|c| c["size"] == 1 && c["senders"][0]["value"] == "carol.king88@victim-org.example")
+        .expect("the hijacked account's campaign");
+    let id = hijacked["id"].as_str().expect("id");
+    let out = db.run(&["export", "--campaign", id, "--csv", &d("one")]);
+    assert!(out.status.success());
+    for path in ["b.json", "misp", "csv", "r.html", "one"] {
+        let text = all_text(&dir.path().join(path));
+        for s in secrets {
+            assert!(!text.contains(s), "{path}: {s} leaked");
+        }
+    }
+    let out = db.run(&["export", "--all", "--purge", &d("purge")]);
+    assert!(out.status.success());
+    let purge = all_text(&dir.path().join("purge"));
+    for a in ["carol.king88@", "omar.haddad12@", "li.wei55@"] {
+        assert!(purge.contains(a), "purge list misses {a}");
+    }
+}
