@@ -22,7 +22,7 @@ use std::collections::BTreeSet;
 use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
-use wavetrace_core::campaign::normalise::{clean_char, clean_characters};
+use wavetrace_core::campaign::normalise::{clean_char, clean_characters, SALUTATIONS};
 use wavetrace_core::campaign::template::classify_value;
 use wavetrace_core::campaign::{
     fill, varies_per_member, CampaignSummary, SlotType, TemplateSegment,
@@ -384,24 +384,6 @@ fn name_values(name: &str, out: &mut PersonalValues) {
     out.phrases.push(name.replace(' ', "%20"));
     out.phrases.push(name);
 }
-
-/// Words after which a person's name follows.
-const SALUTATIONS: [&str; 14] = [
-    "dear",
-    "hello",
-    "hi",
-    "hey",
-    "attn",
-    "attention",
-    "mr",
-    "mrs",
-    "ms",
-    "dr",
-    "hola",
-    "estimado",
-    "estimada",
-    "liebe",
-];
 
 /// Whether a template segment is text ending with a salutation (`Dear`).
 fn ends_with_salutation(segment: &TemplateSegment) -> bool {

@@ -220,7 +220,7 @@ pub fn clean_char(c: char) -> Option<char> {
 }
 
 /// Words after which a personal name follows.
-const SALUTATIONS: [&str; 10] = [
+pub const SALUTATIONS: [&str; 10] = [
     "dear",
     "hello",
     "hi",
