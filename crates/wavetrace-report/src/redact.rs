@@ -1,21 +1,33 @@
 //! Redaction: what is shared must not leak the victims' data again.
 //!
-//! Personal values are the recipients' addresses (also percent-encoded, as
-//! in tracking links) and person-like display names, and the values each
-//! member put in the campaign template's `name`, `street_address`, `phone`
-//! and `email` slots (found with [`wavetrace_core::campaign::fill`]). Before
-//! any exporter sees the data, every string of every record and summary is
-//! rewritten with each personal value replaced by `[personal:HASH]`, a salted
-//! SHA-256 (the salt is the database's, so the same value gets the same hash
-//! in every export of that database and hashes cannot be looked up in a
-//! dictionary without it). Recipient mailboxes become `[recipient:HASH]`
-//! with their domain kept. Exporters therefore cannot forget to redact: they
-//! only ever see redacted data.
+//! Personal values are:
+//! * the recipients' addresses ([`recipient_addresses`]: To, Cc, and the
+//!   Received chain's `for` clauses, all there is for a Bcc'd recipient),
+//!   with their percent-encoded and base64 forms, as tracking links carry
+//!   them, and a local part shaped like a person's (`jane.doe47`);
+//! * person-like recipient names, and a single word of one only where the
+//!   message greets the recipient with it (`Dear Mariam`);
+//! * the values each member put in the campaign template's personal slots
+//!   ([`personal_slots`], found with [`wavetrace_core::campaign::fill`]),
+//!   and the postal address that follows the recipient's name.
 //!
-//! Matching ignores ASCII case and runs of white space, and only replaces
-//! whole words (`Lee` is redacted in `Dear Lee,` but not in `Leeds`).
-//! Values shorter than [`MIN_VALUE_CHARS`] are not matched: they would
-//! erase ordinary words.
+//! The [`Collector`] gathers them from the exported campaigns and, through
+//! the caller, from every stored message and personalised campaign, so
+//! what is redacted does not depend on the selection. Before any exporter
+//! sees the data, every string of every record and summary is rewritten
+//! with each value replaced by `[personal:HASH]`, a salted SHA-256 (the
+//! salt is the database's, so the same value gets the same hash in every
+//! export of that database and hashes cannot be looked up in a dictionary
+//! without it). Recipient mailboxes become `[recipient:HASH]` with their
+//! domain kept. A record that does not survive the rewriting is left out.
+//! Exporters therefore cannot forget to redact: they only ever see
+//! redacted data.
+//!
+//! Matching ignores ASCII case, runs of white space, invisible characters
+//! and lookalike letters. Names and other phrases are replaced as whole
+//! words only (`Lee` in `Dear Lee,` but not in `Leeds`); addresses wherever
+//! they occur (`%2cjane@…`). Values shorter than [`MIN_VALUE_CHARS`] are
+//! not matched: they would erase ordinary words.
 
 use std::collections::BTreeSet;
 
