@@ -20,6 +20,75 @@ use wavetrace_core::campaign::{
 use wavetrace_core::record::MessageRecord;
 use wavetrace_store::{CampaignLink, CampaignRow, Store};
 
+/// The campaign filters shared by `campaigns`, `report` and `export`.
+#[derive(Debug, clap::Args)]
+pub struct CampaignFilterArgs {
+    /// Smallest campaign.
+    #[arg(long, default_value_t = 2)]
+    pub min_size: u64,
+    /// Single messages too (same as --min-size 1).
+    #[arg(long)]
+    pub all: bool,
+    /// Only campaigns with this label (labels come from detection).
+    #[arg(long)]
+    pub label: Option<String>,
+    /// Only campaigns whose verdict is at least this.
+    #[arg(long, value_enum)]
+    pub verdict: Option<crate::VerdictArg>,
+    /// Campaigns seen at or after (RFC 3339 or YYYY-MM-DD, on last_seen).
+    #[arg(long, value_parser = crate::parse_time)]
+    pub since: Option<String>,
+    /// Campaigns that started before (RFC 3339 or YYYY-MM-DD, on first_seen).
+    #[arg(long, value_parser = crate::parse_time)]
+    pub until: Option<String>,
+}
+
+impl CampaignFilterArgs {
+    /// What the store filters itself: size and dates.
+    pub fn store_filter(&self, recent_first: bool) -> wavetrace_store::CampaignFilter {
+        wavetrace_store::CampaignFilter {
+            min_size: if self.all { 1 } else { self.min_size.max(1) },
+            since: self.since.clone(),
+            until: self.until.clone(),
+            recent_first,
+        }
+    }
+
+    /// Whether a label or verdict filter is given (applied to summaries,
+    /// after the store's filter, so a store-side limit would cut too early).
+    pub fn by_judgement(&self) -> bool {
+        self.label.is_some() || self.verdict.is_some()
+    }
+
+    /// Whether a campaign has the label and at least the verdict asked for.
+    pub fn judged_as_asked(&self, c: &CampaignSummary) -> bool {
+        self.label
+            .as_ref()
+            .is_none_or(|label| c.labels.iter().any(|l| l == label))
+            && self
+                .verdict
+                .map(crate::VerdictArg::verdict)
+                .is_none_or(|min| {
+                    c.verdict
+                        .as_deref()
+                        .and_then(wavetrace_core::detect::Verdict::from_token)
+                        .is_some_and(|v| v >= min)
+                })
+    }
+
+    /// Whether a campaign lies in the date range (for campaigns chosen by
+    /// id, which the store's filter did not see).
+    pub fn in_range(&self, c: &CampaignSummary) -> bool {
+        self.since
+            .as_deref()
+            .is_none_or(|t| c.last_seen.as_deref().is_some_and(|l| l >= t))
+            && self
+                .until
+                .as_deref()
+                .is_none_or(|t| c.first_seen.as_deref().is_some_and(|f| f < t))
+    }
+}
+
 /// Campaigns summarised per batch (bounds the records held in memory).
 const SUMMARY_CHUNK: usize = 512;
 

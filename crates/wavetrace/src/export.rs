@@ -9,11 +9,11 @@ use std::path::{Path, PathBuf};
 use anyhow::Context;
 use clap::Args;
 use wavetrace_core::campaign::CampaignSummary;
-use wavetrace_core::detect::Verdict;
 use wavetrace_report::{CampaignExport, ExportSet, ShareOptions, Tlp};
 use wavetrace_store::{CampaignFilter, MessageFilter, Store};
 
-use crate::{campaigns::parse_summary, parse_time, NotFound, VerdictArg};
+use crate::campaigns::{parse_summary, CampaignFilterArgs};
+use crate::NotFound;
 
 /// Which campaigns a report or export covers (all given filters hold).
 #[derive(Debug, Args)]
@@ -21,24 +21,8 @@ pub struct SelectArgs {
     /// This campaign (id or alias); repeat for several. Other filters still apply, the size filter does not.
     #[arg(long = "campaign", value_name = "ID")]
     campaigns: Vec<String>,
-    /// Only campaigns with this label.
-    #[arg(long)]
-    label: Option<String>,
-    /// Only campaigns whose verdict is at least this.
-    #[arg(long, value_enum)]
-    verdict: Option<VerdictArg>,
-    /// Campaigns seen at or after (RFC 3339 or YYYY-MM-DD, on last_seen).
-    #[arg(long, value_parser = parse_time)]
-    since: Option<String>,
-    /// Campaigns that started before (RFC 3339 or YYYY-MM-DD, on first_seen).
-    #[arg(long, value_parser = parse_time)]
-    until: Option<String>,
-    /// Smallest campaign included.
-    #[arg(long, default_value_t = 2)]
-    min_size: u64,
-    /// Include single messages too (same as --min-size 1).
-    #[arg(long)]
-    all: bool,
+    #[command(flatten)]
+    filter: CampaignFilterArgs,
     /// At most this many campaigns (largest first).
     #[arg(long)]
     limit: Option<u64>,
@@ -100,14 +84,8 @@ pub struct ExportArgs {
 /// The selected campaigns' summaries, largest first.
 fn select(store: &Store, args: &SelectArgs) -> anyhow::Result<Vec<CampaignSummary>> {
     let mut summaries: Vec<CampaignSummary> = if args.campaigns.is_empty() {
-        let filter = CampaignFilter {
-            min_size: if args.all { 1 } else { args.min_size.max(1) },
-            since: args.since.clone(),
-            until: args.until.clone(),
-            recent_first: false,
-        };
         store
-            .campaigns(&filter, None)?
+            .campaigns(&args.filter.store_filter(false), None)?
             .iter()
             .map(|j| parse_summary(j))
             .collect::<anyhow::Result<_>>()?
@@ -125,29 +103,10 @@ fn select(store: &Store, args: &SelectArgs) -> anyhow::Result<Vec<CampaignSummar
                 chosen.push(summary);
             }
         }
-        let in_range = |c: &CampaignSummary| {
-            args.since
-                .as_deref()
-                .is_none_or(|t| c.last_seen.as_deref().is_some_and(|l| l >= t))
-                && args
-                    .until
-                    .as_deref()
-                    .is_none_or(|t| c.first_seen.as_deref().is_some_and(|f| f < t))
-        };
-        chosen.retain(in_range);
+        chosen.retain(|c| args.filter.in_range(c));
         chosen
     };
-    if let Some(label) = &args.label {
-        summaries.retain(|c| c.labels.iter().any(|l| l == label));
-    }
-    if let Some(min) = args.verdict.map(VerdictArg::verdict) {
-        summaries.retain(|c| {
-            c.verdict
-                .as_deref()
-                .and_then(Verdict::from_token)
-                .is_some_and(|v| v >= min)
-        });
-    }
+    summaries.retain(|c| args.filter.judged_as_asked(c));
     if let Some(limit) = args.limit {
         summaries.truncate(limit as usize);
     }
@@ -176,12 +135,12 @@ fn load(store: &Store, summary: CampaignSummary) -> anyhow::Result<CampaignExpor
 /// taken).
 fn prepared(
     store: &mut Store,
-    select_args: &SelectArgs,
+    summaries: &[CampaignSummary],
     share: &ShareArgs,
 ) -> anyhow::Result<ExportSet> {
     let mut collector = wavetrace_report::redact::Collector::default();
     let mut selected = std::collections::HashSet::new();
-    for summary in select(store, select_args)? {
+    for summary in summaries.iter().cloned() {
         selected.insert(summary.id.clone());
         collector.add(load(store, summary)?);
     }
@@ -251,7 +210,8 @@ fn say_selection(set: &ExportSet, tlp: Tlp) -> anyhow::Result<()> {
 /// `wavetrace report --html FILE`.
 pub fn report(db: &Path, args: &ReportArgs) -> anyhow::Result<()> {
     let mut store = crate::open_existing(db)?;
-    let set = prepared(&mut store, &args.select, &args.share)?;
+    let summaries = select(&store, &args.select)?;
+    let set = prepared(&mut store, &summaries, &args.share)?;
     say_selection(&set, args.share.tlp)?;
     let html = wavetrace_report::html::report(&set, &options(&args.share));
     write_file(&args.html, html.as_bytes())?;
@@ -262,7 +222,8 @@ pub fn report(db: &Path, args: &ReportArgs) -> anyhow::Result<()> {
 /// `wavetrace export`.
 pub fn export(db: &Path, args: &ExportArgs) -> anyhow::Result<()> {
     let mut store = crate::open_existing(db)?;
-    let set = prepared(&mut store, &args.select, &args.share)?;
+    let summaries = select(&store, &args.select)?;
+    let set = prepared(&mut store, &summaries, &args.share)?;
     say_selection(&set, args.share.tlp)?;
     let options = options(&args.share);
     let mut err = std::io::stderr();
@@ -310,8 +271,7 @@ pub fn export(db: &Path, args: &ExportArgs) -> anyhow::Result<()> {
         // The purge lists exist to name recipients: made from the data as
         // stored, whatever --include-personal says.
         create_dir(dir)?;
-        let campaigns = select(&store, &args.select)?;
-        for summary in campaigns.iter().cloned() {
+        for summary in summaries.iter().cloned() {
             let c = load(&store, summary)?;
             write_file(
                 &dir.join(format!("purge-{}.csv", c.summary.id)),
@@ -322,7 +282,7 @@ pub fn export(db: &Path, args: &ExportArgs) -> anyhow::Result<()> {
         writeln!(
             err,
             "wrote {} purge lists to {}: they NAME RECIPIENTS (personal data); share them only with the mail administrators who remove the messages",
-            campaigns.len(),
+            summaries.len(),
             dir.display()
         )?;
     }

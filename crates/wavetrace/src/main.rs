@@ -95,24 +95,8 @@ struct RulesTestArgs {
 
 #[derive(Debug, Args)]
 struct CampaignsArgs {
-    /// Smallest campaign listed.
-    #[arg(long, default_value_t = 2)]
-    min_size: u64,
-    /// List singletons too (same as --min-size 1).
-    #[arg(long)]
-    all: bool,
-    /// Only campaigns with this label (labels come from detection).
-    #[arg(long)]
-    label: Option<String>,
-    /// Only campaigns whose verdict is at least this.
-    #[arg(long, value_enum)]
-    verdict: Option<VerdictArg>,
-    /// Campaigns seen at or after (RFC 3339 or YYYY-MM-DD, on last_seen).
-    #[arg(long, value_parser = parse_time)]
-    since: Option<String>,
-    /// Campaigns that started before (RFC 3339 or YYYY-MM-DD, on first_seen).
-    #[arg(long, value_parser = parse_time)]
-    until: Option<String>,
+    #[command(flatten)]
+    filter: campaigns::CampaignFilterArgs,
     #[arg(long, value_enum, default_value_t = CampaignSort::Size)]
     sort: CampaignSort,
     /// At most this many (the table shows 50 unless given; JSON has no implicit limit).
@@ -237,14 +221,14 @@ struct MessagesArgs {
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
-enum VerdictArg {
+pub(crate) enum VerdictArg {
     Clean,
     Suspicious,
     Malicious,
 }
 
 impl VerdictArg {
-    fn verdict(self) -> wavetrace_core::detect::Verdict {
+    pub(crate) fn verdict(self) -> wavetrace_core::detect::Verdict {
         use wavetrace_core::detect::Verdict;
         match self {
             VerdictArg::Clean => Verdict::Clean,
@@ -434,40 +418,21 @@ fn open_existing(db: &Path) -> anyhow::Result<Store> {
 
 fn list_campaigns(db: &Path, args: CampaignsArgs) -> anyhow::Result<()> {
     let store = open_existing(db)?;
-    let filter = wavetrace_store::CampaignFilter {
-        min_size: if args.all { 1 } else { args.min_size.max(1) },
-        since: args.since,
-        until: args.until,
-        recent_first: matches!(args.sort, CampaignSort::Recent),
-    };
+    let filter = args
+        .filter
+        .store_filter(matches!(args.sort, CampaignSort::Recent));
+    let by_judgement = args.filter.by_judgement();
     let limit = match (args.format, args.limit) {
         (_, Some(l)) => Some(l),
-        (ListFormat::Table, None) if args.label.is_none() && args.verdict.is_none() => Some(50),
+        (ListFormat::Table, None) if !by_judgement => Some(50),
         _ => None,
     };
     let mut summaries: Vec<wavetrace_core::campaign::CampaignSummary> = store
-        .campaigns(
-            &filter,
-            if args.label.is_some() || args.verdict.is_some() {
-                None
-            } else {
-                limit
-            },
-        )?
+        .campaigns(&filter, if by_judgement { None } else { limit })?
         .iter()
         .map(|j| campaigns::parse_summary(j))
         .collect::<anyhow::Result<_>>()?;
-    if let Some(label) = &args.label {
-        summaries.retain(|c| c.labels.iter().any(|l| l == label));
-    }
-    if let Some(min) = args.verdict.map(VerdictArg::verdict) {
-        summaries.retain(|c| {
-            c.verdict
-                .as_deref()
-                .and_then(wavetrace_core::detect::Verdict::from_token)
-                .is_some_and(|v| v >= min)
-        });
-    }
+    summaries.retain(|c| args.filter.judged_as_asked(c));
     if let Some(l) = limit {
         summaries.truncate(l as usize);
     }
