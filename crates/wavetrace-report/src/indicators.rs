@@ -282,14 +282,18 @@ pub fn with_safest_roles(campaigns: &[CampaignExport]) -> Vec<Vec<Observable>> {
         let role = safest.entry((o.kind, o.value.as_str())).or_insert(o.role);
         *role = (*role).max(o.role);
     }
-    let safest: BTreeMap<(Kind, String), Role> = safest
-        .into_iter()
-        .map(|((k, v), r)| ((k, v.to_string()), r))
+    let roles: Vec<Role> = per_campaign
+        .iter()
+        .flatten()
+        .map(|o| {
+            safest
+                .get(&(o.kind, o.value.as_str()))
+                .copied()
+                .unwrap_or(o.role)
+        })
         .collect();
-    for o in per_campaign.iter_mut().flatten() {
-        if let Some(&role) = safest.get(&(o.kind, o.value.clone())) {
-            o.role = role;
-        }
+    for (o, role) in per_campaign.iter_mut().flatten().zip(roles) {
+        o.role = role;
     }
     per_campaign
 }
