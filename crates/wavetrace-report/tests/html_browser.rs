@@ -10,105 +10,12 @@
 //! `WAVETRACE_CHROMIUM` names another binary.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
-use std::sync::Mutex;
-use std::time::{Duration, Instant};
 
 use wavetrace_report::html::{content_security_policy, report};
-use wavetrace_report::testdata::{campaigns_from, sample_campaigns, SALT};
+use wavetrace_report::testdata::{
+    campaigns_from, dump_dom, run_chromium, sample_campaigns, temp_dir, SALT,
+};
 use wavetrace_report::{prepare, ExportSet, ShareOptions};
-
-/// One browser at a time: the machine is small and Chromium is not.
-static BROWSER: Mutex<()> = Mutex::new(());
-
-/// Longest a browser run may take before the test fails.
-const BROWSER_TIMEOUT: Duration = Duration::from_secs(120);
-
-/// The Chromium binary, or a failure that says how to get one.
-fn chromium() -> PathBuf {
-    let path = PathBuf::from(
-        std::env::var("WAVETRACE_CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".to_string()),
-    );
-    assert!(
-        path.is_file(),
-        "headless Chromium not found at {}: the HTML report's browser test needs it. \
-         Run scripts/test.sh (it installs Chromium), or set WAVETRACE_CHROMIUM to a Chromium binary.",
-        path.display()
-    );
-    path
-}
-
-/// A new empty directory for this test run.
-fn temp_dir(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!(
-        "wavetrace-html-browser-{}-{name}",
-        std::process::id()
-    ));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).expect("temp dir");
-    dir
-}
-
-/// Runs headless Chromium on `page` with the extra arguments; returns its
-/// standard output and error.
-fn run_chromium(page: &Path, extra: &[String]) -> (String, String) {
-    let _one = BROWSER.lock().unwrap_or_else(|e| e.into_inner());
-    let profile = temp_dir("profile");
-    let out_dir = temp_dir("io");
-    let (stdout_path, stderr_path) = (out_dir.join("stdout"), out_dir.join("stderr"));
-    let mut child = Command::new(chromium())
-        .args([
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--disable-quic",
-            "--no-first-run",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--disable-sync",
-            "--disable-dev-shm-usage",
-            "--enable-logging=stderr",
-            "--v=0",
-        ])
-        .arg(format!("--user-data-dir={}", profile.display()))
-        .arg("--virtual-time-budget=3000")
-        .args(extra)
-        .arg(format!("file://{}", page.display()))
-        .stdin(Stdio::null())
-        .stdout(std::fs::File::create(&stdout_path).expect("stdout file"))
-        .stderr(std::fs::File::create(&stderr_path).expect("stderr file"))
-        .spawn()
-        .expect("start chromium");
-    let started = Instant::now();
-    let status = loop {
-        if let Some(status) = child.try_wait().expect("wait for chromium") {
-            break status;
-        }
-        if started.elapsed() > BROWSER_TIMEOUT {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("chromium did not finish within {BROWSER_TIMEOUT:?}");
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    };
-    let stdout = std::fs::read_to_string(&stdout_path).unwrap_or_default();
-    let stderr = std::fs::read_to_string(&stderr_path).unwrap_or_default();
-    let _ = std::fs::remove_dir_all(&profile);
-    let _ = std::fs::remove_dir_all(&out_dir);
-    assert!(status.success(), "chromium failed ({status}): {stderr}");
-    (stdout, stderr)
-}
-
-/// The DOM of the page after loading, as Chromium serialises it, and the
-/// browser's log.
-fn dump_dom(page: &Path) -> (String, String) {
-    let (dom, log) = run_chromium(page, &["--dump-dom".to_string()]);
-    assert!(
-        dom.contains("</html>"),
-        "chromium dumped no document; its log: {log}"
-    );
-    (dom, log)
-}
 
 /// Takes a screenshot of the page (1280 wide, 2400 tall) into `png`.
 pub fn screenshot(page: &Path, png: &Path) {

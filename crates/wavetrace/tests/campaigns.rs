@@ -25,7 +25,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
-use common::{repo, unpacked, Db};
+use common::{repo, Db};
 use serde_json::Value;
 use wavetrace_core::campaign::{evaluate, score_template, SlotScore, SlotType, Template};
 
@@ -65,19 +65,9 @@ impl Evalset {
 fn evalset() -> &'static Evalset {
     static EVALSET: OnceLock<Evalset> = OnceLock::new();
     EVALSET.get_or_init(|| {
-        let corpora = unpacked("spamassassin_public_corpus")
-            .parent()
-            .expect("the corpora folder")
-            .to_path_buf();
-        unpacked("linux_sparse_list_archive");
         let dir = tempfile::tempdir().expect("tempdir");
         let out = dir.path().join("evalset");
-        let generated = evalgen::generate(&evalgen::Options {
-            seed: SEED,
-            out: out.clone(),
-            corpora,
-        })
-        .expect("evalgen");
+        let (generated, scan_paths) = common::evalset(SEED, &out);
         assert!(
             generated.background >= 5000,
             "the issue asks for at least 5,000 background messages, got {}",
@@ -88,16 +78,8 @@ fn evalset() -> &'static Evalset {
             .lines()
             .map(|l| l.split_once('\t').expect("truth line"))
             .collect();
-        // Scan the synthetic messages and the folders the background lines
-        // come from (SpamAssassin's five folders, linux_sparse's msgs/).
-        let background_dirs: BTreeSet<PathBuf> = truth
-            .iter()
-            .filter(|(_, label)| *label == "-")
-            .map(|(path, _)| Path::new(path).parent().expect("parent").to_path_buf())
-            .collect();
         let messages = out.join("messages");
-        let mut paths: Vec<&Path> = vec![&messages];
-        paths.extend(background_dirs.iter().map(PathBuf::as_path));
+        let paths: Vec<&Path> = scan_paths.iter().map(PathBuf::as_path).collect();
         let db = Db::new();
         let summary = db.scan(&paths, &[]);
         assert_eq!(

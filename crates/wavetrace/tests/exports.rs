@@ -22,7 +22,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::OnceLock;
 
-use common::{repo, unpacked, workspace, Db};
+use common::{repo, workspace, Db};
 use serde_json::Value;
 
 /// The evaluation set's seed (tools/evalgen/README.md).
@@ -39,29 +39,10 @@ struct Evalset {
 fn evalset() -> &'static Evalset {
     static EVALSET: OnceLock<Evalset> = OnceLock::new();
     EVALSET.get_or_init(|| {
-        let corpora = unpacked("spamassassin_public_corpus")
-            .parent()
-            .expect("the corpora folder")
-            .to_path_buf();
-        unpacked("linux_sparse_list_archive");
         let dir = tempfile::tempdir().expect("tempdir");
         let out = dir.path().join("evalset");
-        evalgen::generate(&evalgen::Options {
-            seed: SEED,
-            out: out.clone(),
-            corpora,
-        })
-        .expect("evalgen");
-        let truth = std::fs::read_to_string(out.join("truth.tsv")).expect("truth.tsv");
-        let background: BTreeSet<PathBuf> = truth
-            .lines()
-            .filter_map(|l| l.split_once('\t'))
-            .filter(|(_, label)| *label == "-")
-            .filter_map(|(path, _)| Path::new(path).parent().map(Path::to_path_buf))
-            .collect();
-        let messages = out.join("messages");
-        let mut paths: Vec<&Path> = vec![&messages];
-        paths.extend(background.iter().map(PathBuf::as_path));
+        let (_, paths) = common::evalset(SEED, &out);
+        let paths: Vec<&Path> = paths.iter().map(PathBuf::as_path).collect();
         let db = Db::new();
         db.scan(&paths, &[]);
         let personal = std::fs::read_to_string(out.join("personal.tsv"))
@@ -130,42 +111,6 @@ fn check_exports(kind: &str, path: &Path) -> String {
         "check_exports.py {kind} failed:\n{text}"
     );
     text
-}
-
-/// The DOM Chromium builds from a file (after any script would have run).
-fn chromium_dom(html: &Path) -> String {
-    let chromium = std::env::var_os("WAVETRACE_CHROMIUM")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from("/usr/bin/chromium"));
-    assert!(
-        chromium.exists(),
-        "{} is missing: run scripts/test.sh, which installs Debian's chromium",
-        chromium.display()
-    );
-    let profile = tempfile::tempdir().expect("profile dir");
-    let out = Command::new(chromium)
-        .args([
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--disable-quic",
-            "--no-first-run",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--disable-sync",
-            "--virtual-time-budget=3000",
-        ])
-        .arg(format!("--user-data-dir={}", profile.path().display()))
-        .arg("--dump-dom")
-        .arg(format!("file://{}", html.display()))
-        .output()
-        .expect("run chromium");
-    assert!(
-        out.status.success(),
-        "chromium failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
 /// Every file under `dir` (or the file itself), as text.
@@ -254,7 +199,7 @@ fn misp_events_load_in_pymisp_against_their_templates() {
 #[test]
 fn report_renders_one_shaded_region_per_wave() {
     let html = &default_exports()[3];
-    let dom = chromium_dom(html);
+    let (dom, _) = wavetrace_report::testdata::dump_dom(html);
     let campaigns = evalset().db.json(&["campaigns", "--format", "json"]);
     let campaigns = campaigns.as_array().expect("campaigns");
     assert!(dom.contains("TLP:AMBER"), "no TLP banner");

@@ -148,3 +148,31 @@ impl Db {
         }
     }
 }
+
+/// The labelled evaluation set of `tools/evalgen` written into `out` with
+/// `seed`, and what to scan for it: its messages folder, then the folders
+/// its background lines come from (SpamAssassin's five folders,
+/// linux-sparse's `msgs/`).
+pub fn evalset(seed: u64, out: &Path) -> (evalgen::Generated, Vec<PathBuf>) {
+    let corpora = unpacked("spamassassin_public_corpus")
+        .parent()
+        .expect("the corpora folder")
+        .to_path_buf();
+    unpacked("linux_sparse_list_archive");
+    let generated = evalgen::generate(&evalgen::Options {
+        seed,
+        out: out.to_path_buf(),
+        corpora,
+    })
+    .expect("evalgen");
+    let truth = std::fs::read_to_string(out.join("truth.tsv")).expect("truth.tsv");
+    let background: std::collections::BTreeSet<PathBuf> = truth
+        .lines()
+        .filter_map(|l| l.split_once('\t'))
+        .filter(|(_, label)| *label == "-")
+        .filter_map(|(path, _)| Path::new(path).parent().map(Path::to_path_buf))
+        .collect();
+    let mut paths = vec![out.join("messages")];
+    paths.extend(background);
+    (generated, paths)
+}
