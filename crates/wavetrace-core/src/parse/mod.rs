@@ -8,6 +8,7 @@
 //! nested message/rfc822 level.
 
 mod defects;
+pub mod html;
 mod mime;
 pub(crate) use mime::nested_message_bytes;
 pub mod sniff;
@@ -703,7 +704,7 @@ fn list_headers(message: &Message<'_>) -> Option<ListHeaders> {
 const STUB_TEXT_BYTES: usize = 1024;
 
 /// The text of every body part, in order, joined by blank lines; HTML parts
-/// that stand in for text (HTML-only mail) converted by mail-parser, and a
+/// that stand in for text (HTML-only mail) converted ([`html::html_text`]), and a
 /// stub plain part replaced by its HTML alternative's text.
 fn body_text(message: &Message<'_>, max_bytes: usize) -> BodyText {
     let mut text = String::new();
@@ -713,7 +714,16 @@ fn body_text(message: &Message<'_>, max_bytes: usize) -> BodyText {
             .parts
             .get(part_id as usize)
             .is_some_and(|p| p.is_text_html());
-        let Some(part_text) = message.body_text(pos) else {
+        let part_text = if is_html {
+            message
+                .parts
+                .get(part_id as usize)
+                .and_then(|p| p.text_contents())
+                .map(|h| Cow::Owned(html::html_text(h)))
+        } else {
+            message.body_text(pos)
+        };
+        let Some(part_text) = part_text else {
             continue;
         };
         if part_text.trim().is_empty() {
@@ -735,10 +745,7 @@ fn body_text(message: &Message<'_>, max_bytes: usize) -> BodyText {
     // A short plain part that only says "view this in HTML": the HTML
     // alternative carries the message, so its text is the body.
     if plain && !html && text.len() < STUB_TEXT_BYTES {
-        if let Some(converted) = message
-            .body_html(0)
-            .map(|h| mail_parser::decoders::html::html_to_text(&h))
-        {
+        if let Some(converted) = message.body_html(0).map(|h| html::html_text(&h)) {
             if converted.trim().len() > 2 * text.trim().len() {
                 text = converted;
                 plain = false;
