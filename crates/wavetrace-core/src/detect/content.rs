@@ -35,6 +35,7 @@
 //!   (found on the automaton pass): a regex without a literal to search for
 //!   costs tens of µs per message.
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::ops::Range;
 use std::sync::OnceLock;
@@ -632,7 +633,8 @@ impl Classifiers {
     /// text of all body parts (only its first [`MAX_TEXT_BYTES`] are read).
     pub fn classify(&self, subject: Option<&str>, text: &str) -> ContentSignals {
         let subject = subject.unwrap_or("");
-        let body = prefix(text, MAX_TEXT_BYTES);
+        let body = decode_entities(prefix(text, MAX_TEXT_BYTES));
+        let body = body.as_ref();
         let mut folded = String::with_capacity(subject.len() + body.len() + 2);
         fold_into(subject, &mut folded);
         let subject_end = folded.len();
@@ -1002,10 +1004,51 @@ fn valid_bech32_bitcoin(text: &str) -> bool {
     }
 }
 
+/// The longest HTML character reference decoded (`&thetasym;`, `&#x1F600;`).
+const MAX_ENTITY_BYTES: usize = 10;
+
+/// Text with its HTML character references decoded (`Voc&ecirc;` as
+/// `Você`): senders paste HTML-escaped text into plain parts, and the
+/// phrases must match what a reader sees. Unknown references stay as
+/// written.
+fn decode_entities(text: &str) -> Cow<'_, str> {
+    if !text.contains('&') {
+        return Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(amp) = rest.find('&') {
+        out.push_str(&rest[..amp]);
+        let after = &rest[amp..];
+        let reference = after
+            .get(1..after.floor_char_boundary(MAX_ENTITY_BYTES))
+            .and_then(|tail| tail.find(';'))
+            .map(|semi| &after[..semi + 2])
+            .filter(|r| {
+                r[1..r.len() - 1]
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'#')
+            });
+        match reference {
+            Some(reference) if reference.len() > 2 => {
+                mail_parser::decoders::html::add_html_token(&mut out, reference.as_bytes(), false);
+                rest = &after[reference.len()..];
+            }
+            _ => {
+                out.push('&');
+                rest = &after[1..];
+            }
+        }
+    }
+    out.push_str(rest);
+    Cow::Owned(out)
+}
+
 /// Lower case, accents stripped (NFKD minus combining marks), `ß` as `ss`,
 /// typographic quotes/dashes as ASCII, Cyrillic/Greek lookalikes as the
 /// Latin letter they imitate, zero-width characters dropped and
-/// whitespace runs collapsed to one space; no leading or trailing space.
+/// whitespace and underscore runs collapsed to one space; no leading or
+/// trailing space.
 pub fn fold(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     fold_into(text, &mut out);
@@ -1027,7 +1070,9 @@ fn fold_into(text: &str, out: &mut String) {
     };
     for c in text.chars() {
         if c.is_ascii() {
-            if c.is_ascii_whitespace() || c.is_ascii_control() {
+            // `Your_transfer__0.75_BTC`: underscores space words out for a
+            // reader while making one token for a filter.
+            if c.is_ascii_whitespace() || c.is_ascii_control() || c == '_' {
                 pending_space = true;
             } else {
                 push(out, c.to_ascii_lowercase(), &mut pending_space);
@@ -1230,6 +1275,19 @@ pub fn classify(subject: Option<&str>, text: &str) -> ContentSignals {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn html_references_in_plain_text_are_decoded() {
+        assert_eq!(
+            decode_entities("Voc&ecirc; possui R$ 4.593,21 &agrave; restituir &#x41;&#66; &amp;"),
+            "Você possui R$ 4.593,21 à restituir AB &"
+        );
+        for kept in ["AT&T", "a & b", "&unknownentity;", "&;", "&é;", "x&"] {
+            assert_eq!(decode_entities(kept), kept);
+        }
+        let c = classify(None, "Voc&ecirc; foi selecionado! Resgate sua recompensa.");
+        assert!(c.classes.contains_key("spam"));
+    }
     use super::*;
     use proptest::prelude::*;
 
@@ -1460,6 +1518,10 @@ mod tests {
         );
         // Cyrillic lookalikes inside Latin words.
         assert_eq!(fold("lоg іn to your acсоuпt"), "log in to your account");
+        assert_eq!(
+            fold("Your_transfer__0.7495_BTC"),
+            "your transfer 0.7495 btc"
+        );
     }
 
     #[test]
