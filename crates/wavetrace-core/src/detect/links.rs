@@ -54,6 +54,15 @@ pub struct LinkSignals {
     /// Registrable domains of all URL hosts after unwrapping, deduplicated in
     /// order of appearance (for rules and lookalike checks).
     pub domains: Vec<String>,
+    /// Hosts of links (not images) on free hosting platforms
+    /// (`data/free_hosting_domains.txt`: `*.pages.dev`, `*.web.app`), where
+    /// anyone puts up a landing page in minutes.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub free_hosting: Vec<String>,
+    /// Hosts of URLs on free image hosts (`data/image_hosts.txt`: imgur,
+    /// ibb.co): the picture a spam is made of, kept where anyone can upload.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub image_hosts: Vec<String>,
 }
 
 /// A rewritten URL and the original it wraps.
@@ -117,6 +126,15 @@ pub fn link_signals(urls: &[FoundUrl]) -> LinkSignals {
             None => (Cow::Borrowed(found.url.as_str()), found.host.clone()),
         };
         let Some(host) = host else { continue };
+        if is_image_host(&host) && !signals.image_hosts.contains(&host) {
+            signals.image_hosts.push(host.clone());
+        }
+        if found.found_in != UrlContext::Src
+            && crate::detect::sender::is_free_hosting(&host)
+            && !signals.free_hosting.contains(&host)
+        {
+            signals.free_hosting.push(host.clone());
+        }
         let ip = is_ip_literal(&host);
         if ip && seen_ip.insert(target.to_string()) {
             signals.ip_literal.push(target.to_string());
@@ -554,11 +572,23 @@ fn parse_name_list(text: &str) -> HashSet<&str> {
         .collect()
 }
 
-/// A host that is a listed shortener or a subdomain of one. Checked label by
-/// label, because some listed shorteners are themselves subdomains
-/// (`go.9nl.com`) and others are whole registrable domains (`t.co`).
+const IMAGE_HOSTS_TEXT: &str = include_str!("../../../../data/image_hosts.txt");
+
+/// A host that is a free image host or under one.
+pub fn is_image_host(host: &str) -> bool {
+    static SET: OnceLock<HashSet<&'static str>> = OnceLock::new();
+    listed_or_under(SET.get_or_init(|| parse_name_list(IMAGE_HOSTS_TEXT)), host)
+}
+
+/// A host that is a listed shortener or a subdomain of one.
 pub fn is_shortener(host: &str) -> bool {
-    let set = shorteners();
+    listed_or_under(shorteners(), host)
+}
+
+/// Whether `host` or one of its parents is in `set`. Checked label by
+/// label, because some listed names are themselves subdomains
+/// (`go.9nl.com`) and others are whole registrable domains (`t.co`).
+fn listed_or_under(set: &HashSet<&str>, host: &str) -> bool {
     let mut name = host.trim_end_matches('.');
     loop {
         if set.contains(name) {

@@ -67,6 +67,12 @@ pub struct Signals {
     /// concert site): a brand lure, when the content is a pitch too.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub subject_entity: Option<String>,
+    /// A protected entity named in the opening words of the body (the
+    /// letterhead: `PayPal, Inc. Sale Receipt`, `Nubank: compra em análise`)
+    /// while the From domain is not one of its own: a brand lure, when the
+    /// content is a pitch too.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub body_entity: Option<String>,
     /// Domains imitating a protected entity's, by where they were found.
     pub lookalikes: Vec<LookalikeHit>,
     /// Links: unwrapped rewriters, deceptive text, shorteners, IP literals.
@@ -309,7 +315,11 @@ impl Detector {
             crypto_addresses: content.crypto_addresses,
             sender: sender::sender_signals(record),
             impersonation: self.impersonation(record),
-            subject_entity: self.subject_entity(record),
+            subject_entity: record
+                .subject
+                .as_deref()
+                .and_then(|subject| self.foreign_entity(subject, record)),
+            body_entity: self.foreign_entity(opening_words(&record.body.text), record),
             lookalikes: self.lookalikes(record, &links),
             attachments: links::attachment_signals(&record.attachments),
             links,
@@ -408,12 +418,10 @@ impl Detector {
         }]
     }
 
-    /// The protected entity the subject names, when the From domain is not
-    /// one of its own.
-    fn subject_entity(&self, record: &MessageRecord) -> Option<String> {
-        let found = self
-            .entities
-            .match_display_name(record.subject.as_deref()?)?;
+    /// The protected entity `text` names, when the From domain is not one
+    /// of its own.
+    fn foreign_entity(&self, text: &str, record: &MessageRecord) -> Option<String> {
+        let found = self.entities.match_display_name(text)?;
         let entity = self.entities.entity(&found.entity)?;
         let from_domain = record.from.as_ref().and_then(|f| f.domain.as_deref());
         (!from_domain.is_some_and(|d| self.entities.is_legitimate(entity, d)))
@@ -478,6 +486,29 @@ impl Detector {
             })
             .collect()
     }
+}
+
+/// How many words of the body are its opening (a lure's letterhead and
+/// greeting), where a brand's name claims to speak for the message.
+const OPENING_WORDS: usize = 24;
+
+/// The first [`OPENING_WORDS`] words of `text`, at most 1 KB.
+fn opening_words(text: &str) -> &str {
+    let text = crate::parse::prefix(text, 1024);
+    let mut words = 0;
+    let mut in_word = false;
+    for (at, c) in text.char_indices() {
+        if c.is_whitespace() {
+            in_word = false;
+        } else if !in_word {
+            in_word = true;
+            words += 1;
+            if words > OPENING_WORDS {
+                return text.get(..at).unwrap_or(text);
+            }
+        }
+    }
+    text
 }
 
 impl std::fmt::Debug for Detector {

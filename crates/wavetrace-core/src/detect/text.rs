@@ -3,7 +3,11 @@
 //! invisible characters inside the text. People writing in Russian or
 //! Greek write whole words in their alphabet, and brand names whole in
 //! Latin; a word that switches alphabet mid-way is made for a filter.
+//! Also text that opens with style-sheet rules, which no reader sees.
 
+use std::sync::OnceLock;
+
+use regex::Regex;
 use serde::{Deserialize, Serialize};
 
 /// Counts over the subject and the first 64 KB of the body text.
@@ -16,9 +20,17 @@ pub struct Obfuscation {
     /// Up to five of the mixed words, as written.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub examples: Vec<String>,
+    /// The text opens with style-sheet rules (`h4{ text-align: center; }`):
+    /// a plain part a bulk-mail kit generated from the HTML with its CSS,
+    /// or CSS outside any style element. Mail programs never show it to a
+    /// reader, and legitimate senders' plain parts do not carry it.
+    #[serde(default)]
+    pub style_sheet_text: bool,
 }
 
 const MAX_TEXT: usize = 64 * 1024;
+/// How much of the text's opening is searched for style-sheet rules.
+const STYLE_SHEET_WINDOW: usize = 400;
 const MAX_EXAMPLES: usize = 5;
 
 #[derive(Clone, Copy, PartialEq)]
@@ -73,7 +85,23 @@ pub fn obfuscation(subject: Option<&str>, text: &str) -> Obfuscation {
             }
         }
     }
+    found.style_sheet_text = opens_with_style_sheet(body);
     found
+}
+
+/// Whether a CSS rule (`selector { property: value;`) occurs in the first
+/// [`STYLE_SHEET_WINDOW`] bytes of `text`.
+fn opens_with_style_sheet(text: &str) -> bool {
+    static RULE: OnceLock<Regex> = OnceLock::new();
+    let rule = RULE.get_or_init(|| {
+        Regex::new(concat!(
+            r"(?:^|[\s}])[.#]?[A-Za-z][\w.\-#:, >*]{0,60}\{\s*",
+            r"(?:/\*[^*]{0,200}\*/\s*)?",
+            r"[a-z-]{3,30}\s*:\s*[^;{}]{1,80};",
+        ))
+        .unwrap_or_else(|_| Regex::new("$^").expect("an empty-match regex compiles"))
+    });
+    rule.is_match(crate::parse::prefix(text, STYLE_SHEET_WINDOW))
 }
 
 #[cfg(test)]
@@ -98,6 +126,27 @@ mod tests {
             "Обновление Windows 11 доступно. Καλημέρα κόσμε. Crème brûlée, Ærøskøbing.",
         );
         assert_eq!(o, Obfuscation::default());
+    }
+
+    #[test]
+    fn style_sheet_rules_opening_the_text() {
+        for css in [
+            "h4{ text-align: center; color: blue; font-size: 25px;} img { display: block;}",
+            "P {margin-top:0;margin-bottom:0;} Get WiFi, anywhere, anytime!",
+            "Variety Breaking News /*body {margin: 0;}*/ .center { display: block !important; }",
+            ".email-container { max-width: 600px; margin: 0 auto; }",
+        ] {
+            assert!(obfuscation(None, css).style_sheet_text, "{css}");
+        }
+        for text in [
+            "The meeting is at 10:00; bring the minutes {as agreed}.",
+            "fn main() { let x = 1; }",
+            "Dear Jane, thank you for your order.",
+        ] {
+            assert!(!obfuscation(None, text).style_sheet_text, "{text}");
+        }
+        let late = format!("{} h4{{ text-align: center; }}", "word ".repeat(100));
+        assert!(!obfuscation(None, &late).style_sheet_text);
     }
 
     proptest::proptest! {
