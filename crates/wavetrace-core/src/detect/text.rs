@@ -95,13 +95,15 @@ fn opens_with_style_sheet(text: &str) -> bool {
     static RULE: OnceLock<Regex> = OnceLock::new();
     let rule = RULE.get_or_init(|| {
         Regex::new(concat!(
-            r"(?:^|[\s}])[.#]?[A-Za-z][\w.\-#:, >*]{0,60}\{\s*",
-            r"(?:/\*[^*]{0,200}\*/\s*)?",
-            r"[a-z-]{3,30}\s*:\s*[^;{}]{1,80};",
+            r"(?:^|[ \t\r\n}])[.#]?[A-Za-z][A-Za-z0-9_.\-#:, >*]{0,60}\{[ \t\r\n]*",
+            r"(?:/\*[^*]{0,200}\*/[ \t\r\n]*)?",
+            r"[a-z-]{3,30}[ \t\r\n]*:[ \t\r\n]*[^;{}]{1,80};",
         ))
         .unwrap_or_else(|_| Regex::new("$^").expect("an empty-match regex compiles"))
     });
-    rule.is_match(crate::parse::prefix(text, STYLE_SHEET_WINDOW))
+    let window = crate::parse::prefix(text, STYLE_SHEET_WINDOW);
+    // Most texts have no brace at all: skip the regex for them.
+    window.contains('{') && rule.is_match(window)
 }
 
 #[cfg(test)]
