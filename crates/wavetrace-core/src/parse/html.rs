@@ -51,14 +51,23 @@ pub fn html_text(html: &str) -> String {
 }
 
 /// `html` without hidden elements, and with a space before block tags.
-/// An element whose end tag is missing loses only its start tag.
+/// An element whose end tag is missing loses only its start tag. Comments
+/// are copied as they are (the converter hides them), so markup inside a
+/// comment never removes text outside it. Linear: once the search for an
+/// element's end tag failed, it is not searched for again further on.
 fn prepare(html: &str) -> String {
     let bytes = html.as_bytes();
     let mut out = String::with_capacity(html.len() + html.len() / 16);
     let mut copied = 0;
     let mut at = 0;
+    // Per entry of HIDDEN: there is no end tag after this offset.
+    let mut unclosed_after = [usize::MAX; HIDDEN.len()];
     while let Some(found) = html.get(at..).and_then(|rest| rest.find('<')) {
         let open = at + found;
+        if bytes.get(open + 1..open + 4) == Some(b"!--") {
+            at = find(bytes, open + 4, b"-->").map_or(bytes.len(), |end| end + 3);
+            continue;
+        }
         let closing = bytes.get(open + 1) == Some(&b'/');
         let name_start = open + 1 + usize::from(closing);
         let (name, delimited) = tag_name(bytes, name_start);
@@ -66,29 +75,48 @@ fn prepare(html: &str) -> String {
         if !delimited {
             continue;
         }
-        if !closing
-            && HIDDEN
-                .iter()
-                .any(|h| name.eq_ignore_ascii_case(h.as_bytes()))
-        {
-            out.push_str(html.get(copied..open).unwrap_or(""));
-            out.push(' ');
-            let resume = end_of_element(bytes, name_start + name.len(), name)
-                .or_else(|| tag_end(bytes, open))
-                .unwrap_or(bytes.len());
-            copied = resume;
-            at = resume;
-        } else if BLOCKS
+        let hidden = HIDDEN
             .iter()
-            .any(|b| name.eq_ignore_ascii_case(b.as_bytes()))
-        {
-            out.push_str(html.get(copied..open).unwrap_or(""));
-            out.push(' ');
-            copied = open;
+            .position(|h| name.eq_ignore_ascii_case(h.as_bytes()));
+        match (closing, hidden) {
+            (false, Some(which)) => {
+                out.push_str(html.get(copied..open).unwrap_or(""));
+                out.push(' ');
+                let from = name_start + name.len();
+                let end = if from >= unclosed_after[which] {
+                    None
+                } else {
+                    end_of_element(bytes, from, name)
+                };
+                if end.is_none() {
+                    unclosed_after[which] = unclosed_after[which].min(from);
+                }
+                let resume = end.or_else(|| tag_end(bytes, open)).unwrap_or(bytes.len());
+                copied = resume;
+                at = resume;
+            }
+            _ if BLOCKS
+                .iter()
+                .any(|b| name.eq_ignore_ascii_case(b.as_bytes())) =>
+            {
+                out.push_str(html.get(copied..open).unwrap_or(""));
+                out.push(' ');
+                copied = open;
+            }
+            _ => {}
         }
     }
     out.push_str(html.get(copied..).unwrap_or(""));
     out
+}
+
+/// Where `needle` first occurs at or after `from`.
+fn find(bytes: &[u8], from: usize, needle: &[u8]) -> Option<usize> {
+    let found = bytes
+        .get(from..)?
+        .windows(needle.len())
+        .position(|w| w == needle)?;
+    Some(from + found)
 }
 
 /// The tag name starting at `start` (ASCII letters and digits, at most
@@ -113,8 +141,7 @@ fn tag_name(bytes: &[u8], start: usize) -> (&[u8], bool) {
 fn end_of_element(bytes: &[u8], from: usize, name: &[u8]) -> Option<usize> {
     let mut at = from;
     loop {
-        let found = bytes.get(at..)?.windows(2).position(|w| w == b"</")?;
-        let start = at + found + 2;
+        let start = find(bytes, at, b"</")? + 2;
         let (candidate, delimited) = tag_name(bytes, start);
         if delimited && candidate.eq_ignore_ascii_case(name) {
             return tag_end(bytes, start);
@@ -168,6 +195,28 @@ mod tests {
         assert_eq!(words("a <stylesheet> b"), "a b");
         assert_eq!(words("x &lt; y"), "x < y");
         assert_eq!(words("<scrip>é</scrip>"), "é");
+    }
+
+    #[test]
+    fn markup_in_comments_hides_nothing_outside_them() {
+        assert_eq!(
+            words("<!-- <style> -->Win a prize<!-- </style> --> now"),
+            "Win a prize now"
+        );
+        assert_eq!(
+            words("<!--[if mso]><style>td{}</style><![endif]--><p>Hello</p>"),
+            "Hello"
+        );
+    }
+
+    #[test]
+    fn many_unclosed_hidden_elements_cost_linear_work() {
+        // Quadratic work (every <style> searching the rest of the part for
+        // its end tag) would take minutes here, not milliseconds.
+        let html = "<style>x".repeat(200_000) + "<p>end</p>";
+        assert!(words(&html).ends_with("end"));
+        let html = "<head><script>".repeat(100_000) + &"</b>".repeat(100_000);
+        let _ = html_text(&html);
     }
 
     proptest::proptest! {
