@@ -56,11 +56,13 @@ pub struct LinkSignals {
     pub domains: Vec<String>,
     /// Hosts of links (not images) on free hosting platforms
     /// (`data/free_hosting_domains.txt`: `*.pages.dev`, `*.web.app`), where
-    /// anyone puts up a landing page in minutes.
+    /// anyone puts up a landing page in minutes; developers' project pages
+    /// (`github.io`, `gitlab.io`, `appspot.com`) are not counted.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub free_hosting: Vec<String>,
-    /// Hosts of URLs on free image hosts (`data/image_hosts.txt`: imgur,
-    /// ibb.co): the picture a spam is made of, kept where anyone can upload.
+    /// Hosts of images (`src`) on free image hosts (`data/image_hosts.txt`:
+    /// imgur, ibb.co): the picture a spam is made of, kept where anyone can
+    /// upload.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub image_hosts: Vec<String>,
 }
@@ -126,11 +128,20 @@ pub fn link_signals(urls: &[FoundUrl]) -> LinkSignals {
             None => (Cow::Borrowed(found.url.as_str()), found.host.clone()),
         };
         let Some(host) = host else { continue };
-        if is_image_host(&host) && !signals.image_hosts.contains(&host) {
+        if found.found_in == UrlContext::Src
+            && is_image_host(&host)
+            && !signals.image_hosts.contains(&host)
+        {
             signals.image_hosts.push(host.clone());
         }
         if found.found_in != UrlContext::Src
             && crate::detect::sender::is_free_hosting(&host)
+            && !PROJECT_PAGES.iter().any(|page| {
+                host == *page
+                    || host
+                        .strip_suffix(page)
+                        .is_some_and(|rest| rest.ends_with('.'))
+            })
             && !signals.free_hosting.contains(&host)
         {
             signals.free_hosting.push(host.clone());
@@ -571,6 +582,10 @@ fn parse_name_list(text: &str) -> HashSet<&str> {
         .filter(|l| !l.is_empty())
         .collect()
 }
+
+/// Free hosting that developers link to in everyday mail (project pages,
+/// `syzkaller.appspot.com` in kernel list mail): not counted as landing pages.
+const PROJECT_PAGES: [&str; 3] = ["github.io", "gitlab.io", "appspot.com"];
 
 const IMAGE_HOSTS_TEXT: &str = include_str!("../../../../data/image_hosts.txt");
 
