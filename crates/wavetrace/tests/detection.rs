@@ -470,9 +470,10 @@ fn hand_labelled_sample(by_source: &BTreeMap<String, &Value>) {
         println!("| {l} | {tp} | {fp} | {fn_} | {p:.2} | {r:.2} |");
     }
     assert!(checked >= 200, "{checked}");
-    // 7 of 60: six 2002 technology newsletters of hard ham (CNET,
-    // Lockergnome, WinXPnews) and a crypto-casino jackpot mail the
-    // reviewers judged a newsletter to a registered user.
+    // 7 of 60: six 2002 newsletters and press releases of hard ham (CNET,
+    // Lockergnome, WinXPnews, a party's press release, an archaeology
+    // digest) and a crypto-casino jackpot mail the reviewers judged a
+    // newsletter to a registered user (the bound was 6 of 60 before it).
     assert!(
         clean_flagged * 100 <= clean * 12,
         "{clean_flagged} of {clean} clean flagged"
