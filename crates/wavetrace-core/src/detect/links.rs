@@ -1028,6 +1028,22 @@ mod tests {
     }
 
     #[test]
+    fn free_hosting_links_and_image_hosts() {
+        let s = link_signals(&[
+            href("https://cloud-upgrade-4411.pages.dev/start", None),
+            found("https://x.web.app/logo.png", UrlContext::Src),
+            href("https://someone.github.io/project", None),
+            found("https://syzkaller.appspot.com/bug?id=1", UrlContext::Text),
+            found("https://i.ibb.co/Xk2v/offer.png", UrlContext::Src),
+            href("https://imgur.com/gallery/abc", None),
+            found("https://img.example.com/offer.png", UrlContext::Src),
+        ]);
+        assert_eq!(s.free_hosting, ["cloud-upgrade-4411.pages.dev"]);
+        assert_eq!(s.image_hosts, ["i.ibb.co"]);
+        assert!(is_image_host("i.imgur.com") && !is_image_host("notimgur.com"));
+    }
+
+    #[test]
     fn microsoft_safe_links() {
         let original = "https://www.example.com/login?id=5&x=a b";
         let wrapped = format!(

@@ -519,3 +519,44 @@ impl std::fmt::Debug for Detector {
             .finish_non_exhaustive()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_opening_is_the_first_words() {
+        let text = (1..=30)
+            .map(|n| format!("w{n}"))
+            .collect::<Vec<_>>()
+            .join(" \n ");
+        let opening = opening_words(&text);
+        assert!(opening.trim_end().ends_with("w24"), "{opening}");
+        assert_eq!(opening_words("  PayPal, Inc.  "), "  PayPal, Inc.  ");
+        assert_eq!(opening_words(&"é".repeat(2000)).len(), 1024);
+    }
+
+    #[test]
+    fn a_brand_in_the_body_opening_from_another_sender() {
+        let detector = Detector::builtin().expect("the shipped rules");
+        let judge = |from: &str, body: &str| {
+            let raw = format!(
+                "From: {from}\r\nTo: jane@corp.example\r\nSubject: Receipt\r\n\
+                 Message-ID: <1@x.example>\r\n\r\n{body}\r\n"
+            );
+            let mut record =
+                crate::parse::analyse(raw.as_bytes(), &Default::default(), &Default::default())
+                    .expect("a message");
+            detector.judge(&mut record);
+            record.signals.and_then(|s| s.body_entity)
+        };
+        let receipt = "PayPal, Inc. Sale Receipt. We have processed your payment of $483.75.";
+        assert_eq!(
+            judge("sales.8841@mailbox.example", receipt).as_deref(),
+            Some("PayPal")
+        );
+        assert_eq!(judge("service@paypal.com", receipt), None);
+        let late = format!("{} PayPal", "word ".repeat(40));
+        assert_eq!(judge("sales.8841@mailbox.example", &late), None);
+    }
+}
