@@ -74,6 +74,13 @@ fn under_known_suffix(host: &str) -> Option<String> {
         .then_some(lower)
 }
 
+/// Whether `host` is `suffix` or a name under it (`a.pages.dev` under
+/// `pages.dev`, not `notpages.dev`). Both as written: compare lower case.
+pub fn is_under(host: &str, suffix: &str) -> bool {
+    host.strip_suffix(suffix)
+        .is_some_and(|rest| rest.is_empty() || rest.ends_with('.'))
+}
+
 /// Whether two host names belong to the same registrable domain (both must have one).
 pub fn same_organisation(a: &str, b: &str) -> bool {
     match (registrable_domain(a), registrable_domain(b)) {
@@ -96,6 +103,14 @@ pub fn psl_version() -> &'static str {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn names_under_a_suffix() {
+        assert!(is_under("pages.dev", "pages.dev"));
+        assert!(is_under("a.b.pages.dev", "pages.dev"));
+        assert!(!is_under("notpages.dev", "pages.dev"));
+        assert!(!is_under("dev", "pages.dev"));
+    }
 
     #[test]
     fn basic_names() {

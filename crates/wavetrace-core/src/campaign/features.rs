@@ -192,7 +192,7 @@ pub fn is_common_host(host: &str) -> bool {
     let host = host.strip_prefix("www.").unwrap_or(host);
     common_hosts()
         .iter()
-        .any(|c| host == *c || host.strip_suffix(c).is_some_and(|rest| rest.ends_with('.')))
+        .any(|c| crate::domain::is_under(host, c))
 }
 
 /// Hosts whose URLs say nothing about who sent a message (shorteners, large

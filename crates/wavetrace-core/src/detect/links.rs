@@ -136,12 +136,9 @@ pub fn link_signals(urls: &[FoundUrl]) -> LinkSignals {
         }
         if found.found_in != UrlContext::Src
             && crate::detect::sender::is_free_hosting(&host)
-            && !PROJECT_PAGES.iter().any(|page| {
-                host == *page
-                    || host
-                        .strip_suffix(page)
-                        .is_some_and(|rest| rest.ends_with('.'))
-            })
+            && !PROJECT_PAGES
+                .iter()
+                .any(|page| crate::domain::is_under(&host, page))
             && !signals.free_hosting.contains(&host)
         {
             signals.free_hosting.push(host.clone());

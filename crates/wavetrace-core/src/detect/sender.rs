@@ -2,12 +2,13 @@
 //! mail, diverging Reply-To, and display names that claim an organisation
 //! or another address.
 
+use std::borrow::Cow;
 use std::collections::HashSet;
 use std::sync::OnceLock;
 
 use serde::{Deserialize, Serialize};
 
-use crate::domain::{registrable_domain, same_organisation};
+use crate::domain::{is_under, registrable_domain, same_organisation};
 use crate::record::MessageRecord;
 
 use super::lookalike::fold_name;
@@ -77,13 +78,14 @@ pub fn is_free_hosting(domain: &str) -> bool {
             .map(|l| l.to_ascii_lowercase())
             .collect()
     });
-    let domain = domain.trim_end_matches('.').to_ascii_lowercase();
-    list.iter().any(|suffix| {
-        domain == *suffix
-            || domain
-                .strip_suffix(suffix.as_str())
-                .is_some_and(|rest| rest.ends_with('.'))
-    })
+    // Called for every link: lower-case only the rare name that needs it.
+    let domain = domain.trim_end_matches('.');
+    let domain = if domain.bytes().any(|b| b.is_ascii_uppercase()) {
+        Cow::Owned(domain.to_ascii_lowercase())
+    } else {
+        Cow::Borrowed(domain)
+    };
+    list.iter().any(|suffix| is_under(&domain, suffix))
 }
 
 /// Characters used to defeat filters rather than to write: Unicode format
