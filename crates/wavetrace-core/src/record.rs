@@ -19,7 +19,7 @@ use crate::origin::Origin;
 /// `path`, `trust_boundary`, `origin`, `claimed_path`, `trace_anomalies`,
 /// `findings`); 3: sender authentication (`auth`, `analysis.auth`); 4:
 /// detection (`receiver_verdicts`, `signals`, `score`, `verdict`, `labels`,
-/// rule entries in `findings`, `analysis.rules`).
+/// rule entries in `findings`, `analysis.rules`, `body.hidden_text`).
 pub const RECORD_SCHEMA_VERSION: u32 = 4;
 
 /// Everything wavetrace knows about one distinct message (one sha256).
@@ -269,6 +269,32 @@ pub struct BodyText {
     pub text_from: TextFrom,
     /// True when `text` was cut at the record's text limit.
     pub truncated: bool,
+    /// What the HTML body parts hide from the reader, when the message has
+    /// any (`text` keeps the hidden words too).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hidden_text: Option<HiddenText>,
+}
+
+/// What the HTML body parts hide, summed over the parts.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HiddenText {
+    /// Words a reader sees.
+    pub visible_words: u32,
+    /// Words inside elements styled invisible (`display:none`,
+    /// `visibility:hidden`, `font-size:0` or `1px`, `opacity:0`,
+    /// `max-height:0`, the `hidden` attribute).
+    pub hidden_words: u32,
+    /// Hidden words (three letters or more) that the visible text of the
+    /// same part does not contain: padding, not a preheader.
+    pub novel_words: u32,
+    /// The start of the hidden text, whitespace collapsed, cut to
+    /// `parse::hidden::SAMPLE_CHARS` characters: evidence for the analyst.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sample: Option<String>,
+    /// The largest offset, margin, padding or height in pixels that an
+    /// inline style or `height` attribute sets (`margin-top:12000px`,
+    /// `text-indent:-9999px`): content pushed out of view.
+    pub offset_px: u32,
 }
 
 /// Which body parts gave the text.

@@ -111,11 +111,8 @@ fn prepare(html: &str) -> String {
 }
 
 /// Where `needle` first occurs at or after `from`.
-fn find(bytes: &[u8], from: usize, needle: &[u8]) -> Option<usize> {
-    let found = bytes
-        .get(from..)?
-        .windows(needle.len())
-        .position(|w| w == needle)?;
+pub(super) fn find(bytes: &[u8], from: usize, needle: &[u8]) -> Option<usize> {
+    let found = memchr::memmem::find(bytes.get(from..)?, needle)?;
     Some(from + found)
 }
 
@@ -151,8 +148,8 @@ fn end_of_element(bytes: &[u8], from: usize, name: &[u8]) -> Option<usize> {
 }
 
 /// Just past the first `>` at or after `from`.
-fn tag_end(bytes: &[u8], from: usize) -> Option<usize> {
-    let found = bytes.get(from..)?.iter().position(|&b| b == b'>')?;
+pub(super) fn tag_end(bytes: &[u8], from: usize) -> Option<usize> {
+    let found = memchr::memchr(b'>', bytes.get(from..)?)?;
     Some(from + found + 1)
 }
 

@@ -7,7 +7,7 @@ use mail_parser::{Encoding, Message, MessagePart, MimeHeaders, PartType};
 use super::defects::{DefectCode, DefectList};
 use super::sniff::{inspect_container, sniff_content_type};
 use super::{sha256_hex, ParseLimits};
-use crate::record::{Attachment, MimeSummary};
+use crate::record::{Attachment, HiddenText, MimeSummary};
 
 /// The structure string is cut here; the part count stays exact.
 const MAX_STRUCTURE_LEN: usize = 4096;
@@ -16,6 +16,9 @@ pub(super) struct MimeWalk {
     pub summary: MimeSummary,
     pub attachments: Vec<Attachment>,
     pub html_urls: Vec<super::urls::RawUrl>,
+    /// What the message's own HTML body parts hide (not attachments, not
+    /// forwarded messages); `None` without such a part.
+    pub hidden_text: Option<HiddenText>,
 }
 
 enum Step<'m, 'x> {
@@ -31,6 +34,7 @@ pub(super) fn walk(root: &Message<'_>, limits: &ParseLimits, defects: &mut Defec
     let mut summary = MimeSummary::default();
     let mut attachments = Vec::new();
     let mut html_urls = Vec::new();
+    let mut hidden_text: Option<HiddenText> = None;
     let mut structure = String::new();
     let mut stack = vec![Step::Part {
         message: root,
@@ -113,6 +117,9 @@ pub(super) fn walk(root: &Message<'_>, limits: &ParseLimits, defects: &mut Defec
             PartType::Html(html) => {
                 summary.html_parts += 1;
                 super::urls::html_attribute_urls(html, &mut html_urls);
+                if !is_attachment && std::ptr::eq(message, root) {
+                    super::hidden::measure(html, hidden_text.get_or_insert_default());
+                }
                 if is_attachment {
                     attachments.push(attachment(part, &content_type, part.contents()));
                 }
@@ -137,6 +144,7 @@ pub(super) fn walk(root: &Message<'_>, limits: &ParseLimits, defects: &mut Defec
         summary,
         attachments,
         html_urls,
+        hidden_text,
     }
 }
 

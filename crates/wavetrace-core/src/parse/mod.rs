@@ -8,6 +8,7 @@
 //! nested message/rfc822 level.
 
 mod defects;
+pub mod hidden;
 pub mod html;
 mod mime;
 pub(crate) use mime::nested_message_bytes;
@@ -388,7 +389,8 @@ fn build_record(
     }
 
     let mime = mime::walk(message, limits, &mut defects);
-    let body = body_text(message, limits.max_text_bytes);
+    let mut body = body_text(message, limits.max_text_bytes);
+    body.hidden_text = mime.hidden_text;
     let mut found_urls = mime.html_urls;
     urls::text_urls(&body.text, &mut found_urls);
     let (urls, capped) = urls::dedup_urls(found_urls, limits.max_urls);
@@ -767,6 +769,7 @@ fn body_text(message: &Message<'_>, max_bytes: usize) -> BodyText {
         text,
         text_from,
         truncated,
+        hidden_text: None,
     }
 }
 

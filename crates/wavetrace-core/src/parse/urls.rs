@@ -172,7 +172,7 @@ fn attribute_context(tag: &str, attr: &str) -> Option<UrlContext> {
 
 /// Reads attributes from `pos` (just after a tag name) to the closing `>`.
 /// Returns the position after the tag and the (name, raw value) pairs.
-fn scan_attributes(html: &str, mut pos: usize) -> (usize, Vec<(&str, &str)>) {
+pub(super) fn scan_attributes(html: &str, mut pos: usize) -> (usize, Vec<(&str, &str)>) {
     let bytes = html.as_bytes();
     let mut attrs = Vec::new();
     loop {
@@ -230,6 +230,9 @@ fn scan_attributes(html: &str, mut pos: usize) -> (usize, Vec<(&str, &str)>) {
         } else if name.is_empty() {
             // A stray character we cannot read as an attribute; skip it.
             pos += html[pos..].chars().next().map_or(1, char::len_utf8);
+        } else {
+            // A bare attribute (`<p hidden>`).
+            attrs.push((name, ""));
         }
     }
 }

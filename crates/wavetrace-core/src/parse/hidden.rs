@@ -1,0 +1,533 @@
+//! Text an HTML part hides from its reader, and content pushed out of view.
+//!
+//! Bulk-mail kits pad a message with words nobody sees (`display:none`,
+//! `font-size:0`, `visibility:hidden`) so that each copy differs and word
+//! filters read a harmless letter, and push the real content thousands of
+//! pixels down or aside. A newsletter's hidden preheader repeats a few
+//! words of its visible text; padding adds words of its own.
+//!
+//! A measurement only: `body.text` keeps every word, hidden or not, so that
+//! a mistaken reading of hostile markup can never hide text from the
+//! classifiers. One linear pass; the element stack and the search for an
+//! end tag are bounded.
+
+use std::collections::HashSet;
+use std::ops::Range;
+
+use super::html::{find, tag_end};
+use super::urls::scan_attributes;
+use crate::record::HiddenText;
+
+/// Characters of hidden text kept as a sample.
+pub const SAMPLE_CHARS: usize = 160;
+
+/// Open elements tracked; deeper ones are read as part of their parent.
+const MAX_DEPTH: usize = 256;
+
+/// Open elements searched for an end tag's match: a stray end tag costs a
+/// bounded amount, however deep the document.
+const MAX_POP_SEARCH: usize = 32;
+
+/// What an element is to this scan.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    /// Content is raw text up to the end tag, never shown (`style`, `script`).
+    RawText,
+    /// Content never shown, hidden or not (`head`, `title`, `template`).
+    NotShown,
+    /// No content and no end tag (`br`, `img`).
+    Void,
+    /// Anything else.
+    Other,
+}
+
+impl Kind {
+    /// A `match` rather than a list search: it runs for every tag.
+    fn of(name: &[u8]) -> Kind {
+        match name {
+            b"style" | b"script" => Kind::RawText,
+            b"head" | b"title" | b"template" => Kind::NotShown,
+            b"area" | b"base" | b"br" | b"col" | b"embed" | b"hr" | b"img" | b"input" | b"link"
+            | b"meta" | b"param" | b"source" | b"track" | b"wbr" => Kind::Void,
+            _ => Kind::Other,
+        }
+    }
+}
+
+/// Style properties whose size moves content (the offset check).
+const OFFSET_PROPERTIES: [&str; 13] = [
+    "margin",
+    "margin-top",
+    "margin-left",
+    "padding",
+    "padding-top",
+    "padding-left",
+    "top",
+    "left",
+    "height",
+    "min-height",
+    "line-height",
+    "text-indent",
+    "width",
+];
+
+/// How an element shows its content, inherited from its parent and then
+/// changed by its own style.
+#[derive(Debug, Clone, Copy, Default)]
+struct Visibility {
+    /// `display:none`, `opacity:0`, `max-height:0`, `hidden`: no
+    /// descendant can undo it.
+    removed: bool,
+    /// `visibility:hidden`, until a descendant says `visible`.
+    invisible: bool,
+    /// `font-size` of zero or one pixel, until a descendant sets a size.
+    tiny_font: bool,
+    /// Inside an element whose content is never shown at all.
+    not_shown: bool,
+}
+
+impl Visibility {
+    fn hidden(self) -> bool {
+        self.removed || self.invisible || self.tiny_font
+    }
+}
+
+/// An open element: its name (lower case, cut to [`NAME_BYTES`]) and how
+/// it shows its content.
+struct Frame {
+    name: TagName,
+    visibility: Visibility,
+}
+
+/// Bytes of a tag name compared; longer names are cut.
+const NAME_BYTES: usize = 16;
+
+/// A lower-case tag name, cut to [`NAME_BYTES`], without allocating.
+#[derive(Clone, Copy, PartialEq, Eq)]
+struct TagName {
+    bytes: [u8; NAME_BYTES],
+    len: usize,
+}
+
+impl TagName {
+    fn new(name: &[u8]) -> TagName {
+        let mut bytes = [0; NAME_BYTES];
+        let len = name.len().min(NAME_BYTES);
+        for (to, from) in bytes.iter_mut().zip(name) {
+            *to = from.to_ascii_lowercase();
+        }
+        TagName { bytes, len }
+    }
+
+    fn as_bytes(&self) -> &[u8] {
+        &self.bytes[..self.len]
+    }
+}
+
+/// Measures one HTML part and adds it to `total`.
+pub fn measure(html: &str, total: &mut HiddenText) {
+    let part = Scan::run(html);
+    total.visible_words = total.visible_words.saturating_add(part.visible_words);
+    total.hidden_words = total.hidden_words.saturating_add(part.hidden_words);
+    total.offset_px = total.offset_px.max(part.offset_px);
+    if part.hidden_words == 0 {
+        return;
+    }
+    total.novel_words = total
+        .novel_words
+        .saturating_add(novel_words(html, &part.segments));
+    if total.sample.is_none() {
+        total.sample = sample(html, &part.segments);
+    }
+}
+
+/// The result of one pass over a part.
+#[derive(Default)]
+struct Scan {
+    visible_words: u32,
+    hidden_words: u32,
+    offset_px: u32,
+    /// Text segments with words, and whether each is hidden.
+    segments: Vec<(Range<usize>, bool)>,
+}
+
+impl Scan {
+    fn run(html: &str) -> Scan {
+        let bytes = html.as_bytes();
+        let mut scan = Scan::default();
+        let mut stack: Vec<Frame> = Vec::new();
+        let mut text_start = 0;
+        let mut at = 0;
+        while let Some(found) = memchr::memchr(b'<', bytes.get(at..).unwrap_or(&[])) {
+            let open = at + found;
+            let current = stack.last().map(|f| f.visibility).unwrap_or_default();
+            scan.text(html, text_start..open, current);
+            if bytes.get(open + 1..open + 4) == Some(b"!--") {
+                at = find(bytes, open + 4, b"-->").map_or(bytes.len(), |end| end + 3);
+                text_start = at;
+                continue;
+            }
+            let closing = bytes.get(open + 1) == Some(&b'/');
+            let name_start = open + 1 + usize::from(closing);
+            let name_len = bytes
+                .get(name_start..)
+                .unwrap_or(&[])
+                .iter()
+                .take_while(|b| b.is_ascii_alphanumeric())
+                .count();
+            if name_len == 0 {
+                // `<` in text, `<!DOCTYPE`, `<?xml`: not an element.
+                at = open + 1;
+                text_start = if bytes
+                    .get(open + 1)
+                    .is_some_and(|b| matches!(b, b'!' | b'?'))
+                {
+                    tag_end(bytes, open).unwrap_or(bytes.len())
+                } else {
+                    open
+                };
+                continue;
+            }
+            let name = TagName::new(&bytes[name_start..name_start + name_len]);
+            if closing {
+                at = tag_end(bytes, name_start + name_len).unwrap_or(bytes.len());
+                text_start = at;
+                pop(&mut stack, name);
+                continue;
+            }
+            let (end, attributes) = scan_attributes(html, name_start + name_len);
+            at = end.max(open + 1);
+            text_start = at;
+            let kind = Kind::of(name.as_bytes());
+            if kind == Kind::RawText {
+                at = end_tag(bytes, at, name.as_bytes()).unwrap_or(bytes.len());
+                text_start = at;
+                continue;
+            }
+            let mut visibility = current;
+            if kind == Kind::NotShown {
+                visibility.not_shown = true;
+            }
+            for (attribute, value) in attributes {
+                if attribute.eq_ignore_ascii_case("style") {
+                    scan.offset_px = scan.offset_px.max(apply_style(value, &mut visibility));
+                } else if attribute.eq_ignore_ascii_case("hidden") {
+                    visibility.removed = true;
+                } else if attribute.eq_ignore_ascii_case("height") {
+                    scan.offset_px = scan.offset_px.max(pixels(value));
+                }
+            }
+            let self_closing = end >= 2 && bytes.get(end - 2) == Some(&b'/');
+            if kind != Kind::Void && !self_closing && stack.len() < MAX_DEPTH {
+                stack.push(Frame { name, visibility });
+            }
+        }
+        let current = stack.last().map(|f| f.visibility).unwrap_or_default();
+        scan.text(html, text_start..bytes.len(), current);
+        scan
+    }
+
+    /// Counts the words of a text segment as seen or hidden.
+    fn text(&mut self, html: &str, range: Range<usize>, visibility: Visibility) {
+        if visibility.not_shown || range.is_empty() {
+            return;
+        }
+        let words = count_words(html.get(range.clone()).unwrap_or(""));
+        if words == 0 {
+            return;
+        }
+        let hidden = visibility.hidden();
+        if hidden {
+            self.hidden_words = self.hidden_words.saturating_add(words);
+        } else {
+            self.visible_words = self.visible_words.saturating_add(words);
+        }
+        self.segments.push((range, hidden));
+    }
+}
+
+/// Closes the innermost open element named `name`, and every element
+/// opened inside it; an end tag that matches none is ignored.
+fn pop(stack: &mut Vec<Frame>, name: TagName) {
+    let found = stack
+        .iter()
+        .rev()
+        .take(MAX_POP_SEARCH)
+        .position(|f| f.name == name);
+    if let Some(from_top) = found {
+        stack.truncate(stack.len() - from_top - 1);
+    }
+}
+
+/// Applies an inline style's declarations to `visibility`; returns the
+/// largest offset in pixels it sets.
+fn apply_style(style: &str, visibility: &mut Visibility) -> u32 {
+    let mut offset = 0;
+    for declaration in style.split(';') {
+        let Some((property, value)) = declaration.split_once(':') else {
+            continue;
+        };
+        let property = property.trim();
+        let value = value.trim();
+        let value = value
+            .len()
+            .checked_sub(IMPORTANT.len())
+            .filter(|&at| value.is_char_boundary(at))
+            .filter(|&at| value[at..].eq_ignore_ascii_case(IMPORTANT))
+            .map_or(value, |at| value[..at].trim_end());
+        let is = |name: &str| property.eq_ignore_ascii_case(name);
+        let zero = || numeric(value).is_some_and(|n| n == 0.0);
+        if is("display") {
+            visibility.removed |= value.eq_ignore_ascii_case("none");
+        } else if is("opacity") || is("max-height") {
+            visibility.removed |= zero();
+        } else if is("visibility") {
+            visibility.invisible =
+                value.eq_ignore_ascii_case("hidden") || value.eq_ignore_ascii_case("collapse");
+        } else if is("font-size") {
+            visibility.tiny_font = numeric(value).is_some_and(|n| n <= 1.0);
+        } else if OFFSET_PROPERTIES.iter().any(|p| is(p)) {
+            offset = offset.max(pixels(value));
+        }
+    }
+    offset
+}
+
+/// What may end a declaration's value.
+const IMPORTANT: &str = "!important";
+
+/// The leading number of a CSS value (`0`, `0px`, `.5em`, `-9999px`).
+fn numeric(value: &str) -> Option<f64> {
+    let end = value
+        .char_indices()
+        .find(|&(i, c)| !(c.is_ascii_digit() || c == '.' || (i == 0 && (c == '-' || c == '+'))))
+        .map_or(value.len(), |(i, _)| i);
+    value.get(..end)?.parse().ok()
+}
+
+/// The size in whole pixels of a value written in pixels or as a bare
+/// number (`12000px`, `-9999px`, `height="15000"`), absolute; 0 for other
+/// units and for keywords.
+fn pixels(value: &str) -> u32 {
+    let value = value.trim();
+    let first = value.split_whitespace().next().unwrap_or("");
+    let Some(number) = numeric(first) else {
+        return 0;
+    };
+    let unit = first.trim_start_matches(|c: char| c.is_ascii_digit() || "+-.".contains(c));
+    if unit.is_empty() || unit.eq_ignore_ascii_case("px") {
+        number.abs().min(f64::from(u32::MAX)) as u32
+    } else {
+        0
+    }
+}
+
+/// Words of a text segment: runs of two or more letters, character
+/// references (`&nbsp;`, `&#160;`) skipped.
+fn words(text: &str) -> Words<'_> {
+    Words { text, at: 0 }
+}
+
+struct Words<'a> {
+    text: &'a str,
+    at: usize,
+}
+
+impl<'a> Iterator for Words<'a> {
+    type Item = &'a str;
+
+    fn next(&mut self) -> Option<&'a str> {
+        loop {
+            let rest = self.text.get(self.at..)?;
+            let (offset, c) = rest
+                .char_indices()
+                .find(|&(_, c)| c.is_alphabetic() || c == '&')?;
+            let start = self.at + offset;
+            let after = &rest[offset + c.len_utf8()..];
+            if c == '&' {
+                let name = after
+                    .find(|c: char| !(c.is_ascii_alphanumeric() || c == '#'))
+                    .unwrap_or(after.len());
+                self.at = start + 1 + name;
+                continue;
+            }
+            let len = c.len_utf8()
+                + after
+                    .find(|c: char| !c.is_alphabetic())
+                    .unwrap_or(after.len());
+            self.at = start + len;
+            let word = &rest[offset..offset + len];
+            if word.chars().nth(1).is_some() {
+                return Some(word);
+            }
+        }
+    }
+}
+
+/// How many [`words`] a text segment has; a byte loop for ASCII text,
+/// which most segments are.
+fn count_words(text: &str) -> u32 {
+    if !text.is_ascii() {
+        return u32::try_from(words(text).count()).unwrap_or(u32::MAX);
+    }
+    let bytes = text.as_bytes();
+    let (mut count, mut run, mut at) = (0u32, 0usize, 0);
+    while let Some(&b) = bytes.get(at) {
+        at += 1;
+        if b.is_ascii_alphabetic() {
+            run += 1;
+            continue;
+        }
+        count += u32::from(run >= 2);
+        run = 0;
+        if b == b'&' {
+            while bytes
+                .get(at)
+                .is_some_and(|b| b.is_ascii_alphanumeric() || *b == b'#')
+            {
+                at += 1;
+            }
+        }
+    }
+    count.saturating_add(u32::from(run >= 2))
+}
+
+/// Hidden words of three letters or more that no visible segment holds.
+fn novel_words(html: &str, segments: &[(Range<usize>, bool)]) -> u32 {
+    let lower = |w: &str| w.to_lowercase();
+    let visible: HashSet<String> = segments
+        .iter()
+        .filter(|(_, hidden)| !hidden)
+        .flat_map(|(range, _)| words(html.get(range.clone()).unwrap_or("")))
+        .map(lower)
+        .collect();
+    let novel = segments
+        .iter()
+        .filter(|(_, hidden)| *hidden)
+        .flat_map(|(range, _)| words(html.get(range.clone()).unwrap_or("")))
+        .filter(|w| w.chars().nth(2).is_some() && !visible.contains(&lower(w)))
+        .count();
+    u32::try_from(novel).unwrap_or(u32::MAX)
+}
+
+/// The start of the hidden text, whitespace collapsed.
+fn sample(html: &str, segments: &[(Range<usize>, bool)]) -> Option<String> {
+    let mut out = String::new();
+    let mut chars = 0;
+    let hidden_text = segments
+        .iter()
+        .filter(|(_, hidden)| *hidden)
+        .flat_map(|(range, _)| html.get(range.clone()).unwrap_or("").split_whitespace());
+    for word in hidden_text {
+        for c in (!out.is_empty())
+            .then_some(' ')
+            .into_iter()
+            .chain(word.chars())
+        {
+            if chars == SAMPLE_CHARS {
+                return Some(out);
+            }
+            out.push(c);
+            chars += 1;
+        }
+    }
+    (!out.is_empty()).then_some(out)
+}
+
+/// Just past the `>` of the first `</name` at or after `from`.
+fn end_tag(bytes: &[u8], from: usize, name: &[u8]) -> Option<usize> {
+    let mut at = from;
+    loop {
+        let start = find(bytes, at, b"</")? + 2;
+        let candidate = bytes.get(start..start + name.len())?;
+        let delimited = !bytes
+            .get(start + name.len())
+            .is_some_and(u8::is_ascii_alphanumeric);
+        if delimited && candidate.eq_ignore_ascii_case(name) {
+            return tag_end(bytes, start);
+        }
+        at = start;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn measured(html: &str) -> HiddenText {
+        let mut total = HiddenText::default();
+        measure(html, &mut total);
+        total
+    }
+
+    #[test]
+    fn padding_in_hidden_elements_is_counted_and_sampled() {
+        let html = r#"<html><head><title>Offer</title><style>p{color:red}</style></head><body>
+            <p>Claim your reward now</p>
+            <div style="display: none !important">lorem ipsum dolor sit amet <b>consectetur</b></div>
+            <span style="font-size:0px">adipiscing elit</span>
+            <p style="visibility:hidden">sed do <i style="visibility:visible">shown again</i></p>
+            </body></html>"#;
+        let m = measured(html);
+        assert_eq!(m.visible_words, 4 + 2);
+        assert_eq!(m.hidden_words, 6 + 2 + 2);
+        assert_eq!(m.novel_words, 6 + 2 + 1);
+        assert_eq!(
+            m.sample.as_deref(),
+            Some("lorem ipsum dolor sit amet consectetur adipiscing elit sed do")
+        );
+        assert_eq!(m.offset_px, 0);
+    }
+
+    #[test]
+    fn a_preheader_repeating_the_text_is_hidden_but_not_novel() {
+        let html = r#"<div style="display:none;max-height:0">Your October statement is ready</div>
+            <h1>Your October statement is ready</h1>"#;
+        let m = measured(html);
+        assert_eq!((m.hidden_words, m.novel_words, m.visible_words), (5, 0, 5));
+    }
+
+    #[test]
+    fn offsets_in_pixels_are_measured() {
+        let html = r#"<div style="margin-top:12000px">x</div><td height="300">y</td>
+            <p style="text-indent:-9999px;width:50%">z</p><p style="margin:2em">w</p>"#;
+        assert_eq!(measured(html).offset_px, 12000);
+        assert_eq!(
+            measured(r#"<p style="line-height: 20px">a</p>"#).offset_px,
+            20
+        );
+    }
+
+    #[test]
+    fn entities_comments_scripts_and_unclosed_tags_are_handled() {
+        let html = "<!-- <div style=display:none> --><p>caf&eacute;&nbsp;bar</p>\
+                    <script>var hidden = 'display:none';</script><p hidden>gone words";
+        let m = measured(html);
+        assert_eq!((m.visible_words, m.hidden_words), (2, 2));
+        // A stray end tag closes nothing; an unclosed style hides the rest.
+        let m = measured("</div><b>one two</b><style>three four");
+        assert_eq!((m.visible_words, m.hidden_words), (2, 0));
+    }
+
+    #[test]
+    fn the_ascii_word_count_agrees_with_the_word_iterator() {
+        for text in [
+            "caf&eacute;&nbsp;bar AT&T a b cd",
+            "&#160;x yz&amp;&",
+            "  Hello, world! 3 dogs&cats;",
+            "",
+        ] {
+            assert_eq!(count_words(text) as usize, words(text).count(), "{text}");
+        }
+    }
+
+    #[test]
+    fn hostile_nesting_stays_bounded() {
+        let html =
+            "<div style=display:none>".repeat(100_000) + "pad words" + &"</x>".repeat(100_000);
+        let m = measured(&html);
+        assert_eq!(m.hidden_words, 2);
+        let html = "<style>".repeat(50_000);
+        assert_eq!(measured(&html).visible_words, 0);
+    }
+}
