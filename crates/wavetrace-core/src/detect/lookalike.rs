@@ -110,6 +110,29 @@ pub fn skeleton(s: &str) -> String {
         }
         return fold_ascii_pairs(&mapped);
     }
+    if !s
+        .chars()
+        .any(unicode_normalization::char::is_combining_mark)
+    {
+        // Without combining marks nothing is reordered across characters, so
+        // the mapping stays per character: the table for ASCII (most of a
+        // folded display name or opening line), the two passes for the rest.
+        let table = ascii_skeletons();
+        let mut mapped = String::with_capacity(s.len() + 4);
+        let (mut first, mut second) = (String::new(), String::new());
+        let mut buf = [0u8; 4];
+        for c in s.chars() {
+            match table.get(c as usize) {
+                Some(ascii) => mapped.push_str(ascii),
+                None => {
+                    uts39_lower(c.encode_utf8(&mut buf), &mut first);
+                    uts39_lower(&first, &mut second);
+                    mapped.push_str(&second);
+                }
+            }
+        }
+        return fold_ascii_pairs(&mapped);
+    }
     skeleton_slow(s)
 }
 
@@ -139,8 +162,12 @@ fn skeleton_slow(s: &str) -> String {
 
 /// NFKD with combining marks removed: `Crédit` → `Credit`, `ｐａｙ` → `pay`.
 fn strip_marks(s: &str) -> String {
-    bounded(s)
-        .nfkd()
+    let s = bounded(s);
+    if s.is_ascii() {
+        // NFKD leaves ASCII as it is, and it has no marks.
+        return s.to_string();
+    }
+    s.nfkd()
         .filter(|c| !unicode_normalization::char::is_combining_mark(*c))
         .collect()
 }
@@ -686,6 +713,20 @@ mod tests {
     use proptest::prelude::*;
 
     #[test]
+    fn per_character_skeletons_agree_with_the_whole_string() {
+        for s in [
+            "p\u{0430}ypal Сбербанк",
+            "ＰａｙＰａｌ Ltd.",
+            "Voce ganhou um premio 🎁 de R$ 500",
+            "Ελληνικά τράπεζα ΣΟΦΙΑ",
+            "東京 bank アマゾン",
+            "ß ﬁnance İstanbul Ǆ",
+        ] {
+            assert_eq!(skeleton(s), skeleton_slow(s), "{s}");
+        }
+    }
+
+    #[test]
     fn skeletons_fold_confusables_and_case() {
         let genuine = skeleton("paypal");
         assert_eq!(genuine, "paypal");
@@ -900,6 +941,11 @@ mod tests {
     }
 
     proptest! {
+        #[test]
+        fn the_per_character_skeleton_is_the_skeleton(s in "\\PM{0,40}") {
+            prop_assert_eq!(skeleton(&s), skeleton_slow(bounded(&s)));
+        }
+
         #[test]
         fn never_panics(s in ".*") {
             let _ = skeleton(&s);
