@@ -7,8 +7,10 @@
 //! * the content classifiers, link signals, sender signals and
 //!   personalisation alone;
 //! * `Detector::signals` (all of them, plus impersonation and lookalikes);
-//! * the record as a `serde_json::Value` (what the rules read);
-//! * `Detector::judge` (signals, the record as JSON, every rule, verdict);
+//! * the whole record as a `serde_json::Value` (the judge converts only
+//!   the fields its rules read);
+//! * `Detector::judge` (signals, the record as the rules read it, every
+//!   rule, verdict);
 //!
 //! and prints µs/message. Authentication is not run here (it needs the
 //! auth crate); the rules that read `auth` see it absent. A benchmark, not a
@@ -109,7 +111,7 @@ fn main() {
         detector.provenance().digest
     );
     println!(
-        "| corpus | messages | content | links | sender | personal | signals | record as JSON | judge (µs/msg) |"
+        "| corpus | messages | content | links | sender | personal | signals | whole record as JSON | judge (µs/msg) |"
     );
     println!("|---|---:|---:|---:|---:|---:|---:|---:|---:|");
     for (name, dirs) in corpora {

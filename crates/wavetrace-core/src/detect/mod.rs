@@ -257,6 +257,8 @@ pub struct Detector {
     rules: RuleSet,
     thresholds: Thresholds,
     provenance: RulesProvenance,
+    /// Top-level record fields the rules read.
+    read_fields: HashSet<String>,
 }
 
 impl Detector {
@@ -282,6 +284,7 @@ impl Detector {
         Ok(Detector {
             entities: ProtectedEntities::with_builtin(extra_entities),
             classifiers: Classifiers::builtin(),
+            read_fields: rules.top_level_fields(),
             rules,
             thresholds,
             provenance,
@@ -337,7 +340,7 @@ impl Detector {
         record.score = None;
         record.verdict = None;
         record.labels.clear();
-        let json = serde_json::to_value(&*record).unwrap_or(serde_json::Value::Null);
+        let json = self.rule_input(record);
         let fired = self.rules.evaluate(&json);
         let mut score = 0;
         let mut labels: Vec<Label> = Vec::new();
@@ -384,6 +387,29 @@ impl Detector {
         record.verdict = Some(verdict);
         record.labels = labels;
         record.analysis.rules = Some(self.provenance.clone());
+    }
+
+    /// The record as the rules read it. The trace fields that no rule of
+    /// this set reads (the Received headers, the path, the claimed hops,
+    /// trace anomalies, receivers' verdicts, defects) are lent out while
+    /// converting and put back: on relayed mail they are most of the
+    /// conversion's cost.
+    fn rule_input(&self, record: &mut MessageRecord) -> serde_json::Value {
+        let unread = |name: &str| !self.read_fields.contains(name);
+        let received = lend(unread("received"), &mut record.received);
+        let path = lend(unread("path"), &mut record.path);
+        let claimed_path = lend(unread("claimed_path"), &mut record.claimed_path);
+        let anomalies = lend(unread("trace_anomalies"), &mut record.trace_anomalies);
+        let receiver_verdicts = lend(unread("receiver_verdicts"), &mut record.receiver_verdicts);
+        let defects = lend(unread("defects"), &mut record.defects);
+        let json = serde_json::to_value(&*record).unwrap_or(serde_json::Value::Null);
+        give_back(received, &mut record.received);
+        give_back(path, &mut record.path);
+        give_back(claimed_path, &mut record.claimed_path);
+        give_back(anomalies, &mut record.trace_anomalies);
+        give_back(receiver_verdicts, &mut record.receiver_verdicts);
+        give_back(defects, &mut record.defects);
+        json
     }
 
     /// Display names that name a protected entity.
@@ -492,6 +518,18 @@ impl Detector {
 /// greeting), where a brand's name claims to speak for the message.
 const OPENING_WORDS: usize = 24;
 
+/// `field`'s value, taken out of the record, when `unread`.
+fn lend<T: Default>(unread: bool, field: &mut T) -> Option<T> {
+    unread.then(|| std::mem::take(field))
+}
+
+/// Puts a lent value back.
+fn give_back<T>(lent: Option<T>, field: &mut T) {
+    if let Some(value) = lent {
+        *field = value;
+    }
+}
+
 /// The first [`OPENING_WORDS`] words of `text`, at most 1 KB.
 fn opening_words(text: &str) -> &str {
     let text = crate::parse::prefix(text, 1024);
@@ -534,6 +572,48 @@ mod tests {
         assert!(opening.trim_end().ends_with("w24"), "{opening}");
         assert_eq!(opening_words("  PayPal, Inc.  "), "  PayPal, Inc.  ");
         assert_eq!(opening_words(&"é".repeat(2000)).len(), 1024);
+    }
+
+    #[test]
+    fn fields_lent_out_for_the_rules_come_back_and_rules_that_read_them_see_them() {
+        let raw = "Received: from a.example by b.example; Tue, 20 Oct 2020 18:02:55 +0000\r\n\
+                   Received: from c.example by a.example; Tue, 20 Oct 2020 18:02:50 +0000\r\n\
+                   From: a@a.example\r\nTo: jane@corp.example\r\nSubject: Hi\r\n\
+                   Message-ID: <1@a.example>\r\n\r\nHello\r\n";
+        let parsed = || {
+            crate::parse::analyse(raw.as_bytes(), &Default::default(), &Default::default())
+                .expect("a message")
+        };
+        let builtin = Detector::builtin().expect("the shipped rules");
+        assert!(!builtin.read_fields.contains("received"));
+        let mut record = parsed();
+        let before = record.received.clone();
+        builtin.judge(&mut record);
+        assert_eq!(record.received, before);
+        assert_eq!(record.received.len(), 2);
+
+        let user_rule = r#"
+[[rule]]
+id = "two-hops"
+description = "Two Received headers"
+severity = "info"
+score = 0
+labels = []
+when = '''count(received) >= 2'''
+"#;
+        let file = rules::parse_rule_file(user_rule, "user.toml", &label_set()).expect("a rule");
+        let detector =
+            Detector::new(vec![file], Vec::new(), Thresholds::builtin()).expect("a detector");
+        let mut record = parsed();
+        detector.judge(&mut record);
+        let fired: Vec<&str> = record
+            .findings
+            .iter()
+            .filter_map(|f| f.rule.as_ref())
+            .map(|r| r.id.as_str())
+            .collect();
+        assert_eq!(fired, ["two-hops"]);
+        assert_eq!(record.received.len(), 2);
     }
 
     #[test]

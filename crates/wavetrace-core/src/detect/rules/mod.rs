@@ -345,6 +345,17 @@ impl RuleSet {
         &self.rules
     }
 
+    /// The top-level record fields (`signals`, `auth`, `received`) that the
+    /// enabled rules' conditions and evidence read.
+    pub fn top_level_fields(&self) -> HashSet<String> {
+        self.rules
+            .iter()
+            .filter(|r| r.enabled)
+            .flat_map(|r| &r.path_sites)
+            .map(|site| site.name.split('.').next().unwrap_or_default().to_owned())
+            .collect()
+    }
+
     /// A stable digest (first 16 hex chars of a SHA-256) of what decides the
     /// results: per rule, sorted by id, the id, enabled flag, severity, score,
     /// labels, evidence paths and canonical condition. Descriptions, tags,
