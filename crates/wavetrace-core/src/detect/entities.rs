@@ -182,6 +182,9 @@ struct SubdomainPattern {
 pub struct ProtectedEntities {
     entities: Vec<Entity>,
     names: HashMap<String, Vec<NameKey>>,
+    /// The keys of `names`, sorted: whether any name starts with the words
+    /// joined so far, so that a run of words stops growing at once.
+    sorted_names: Vec<String>,
     longest_name: usize,
     legitimate: HashMap<String, usize>,
     suffixes: Vec<(String, usize)>,
@@ -438,8 +441,11 @@ impl ProtectedEntities {
         };
         let brand_refs: Vec<&str> = brand_texts.iter().map(String::as_str).collect();
         let sub_refs: Vec<&str> = subdomain_patterns.iter().map(|p| p.text.as_str()).collect();
+        let mut sorted_names: Vec<String> = names.keys().cloned().collect();
+        sorted_names.sort_unstable();
         ProtectedEntities {
             longest_name: names.keys().map(String::len).max().unwrap_or(0),
+            sorted_names,
             brands: build(&brand_refs),
             subdomains: build(&sub_refs),
             entities,
@@ -499,6 +505,20 @@ impl ProtectedEntities {
                 joined.push_str(token);
                 if joined.len() > self.longest_name {
                     break;
+                }
+                let at = self
+                    .sorted_names
+                    .partition_point(|name| name.as_str() < joined.as_str());
+                let Some(next) = self
+                    .sorted_names
+                    .get(at)
+                    .filter(|name| name.starts_with(joined.as_str()))
+                else {
+                    // No name starts with these words: longer runs cannot match.
+                    break;
+                };
+                if *next != joined {
+                    continue;
                 }
                 let Some(keys) = self.names.get(joined.as_str()) else {
                     continue;
