@@ -200,8 +200,13 @@ impl Scan {
             text_start = at;
             let kind = Kind::of(name.as_bytes());
             if kind == Kind::RawText {
+                let content = at;
                 at = end_tag(bytes, at, name.as_bytes()).unwrap_or(bytes.len());
                 text_start = at;
+                if name.as_bytes() == b"style" {
+                    let css = html.get(content..at).unwrap_or("");
+                    scan.offset_px = scan.offset_px.max(style_sheet_offset(css));
+                }
                 continue;
             }
             let mut visibility = current;
@@ -295,6 +300,20 @@ fn apply_style(style: &str, visibility: &mut Visibility) -> u32 {
 
 /// What may end a declaration's value.
 const IMPORTANT: &str = "!important";
+
+/// The largest offset a style sheet's rules set (`.belowView { margin-top:
+/// 470500px }`); which elements they select is not worked out, so a style
+/// sheet never hides words here.
+fn style_sheet_offset(css: &str) -> u32 {
+    css.split('{')
+        .skip(1)
+        .map(|block| {
+            let declarations = block.split('}').next().unwrap_or_default();
+            apply_style(declarations, &mut Visibility::default())
+        })
+        .max()
+        .unwrap_or(0)
+}
 
 /// The leading number of a CSS value (`0`, `0px`, `.5em`, `-9999px`).
 fn numeric(value: &str) -> Option<f64> {
