@@ -54,23 +54,6 @@ impl Kind {
     }
 }
 
-/// Style properties whose size moves content (the offset check).
-const OFFSET_PROPERTIES: [&str; 13] = [
-    "margin",
-    "margin-top",
-    "margin-left",
-    "padding",
-    "padding-top",
-    "padding-left",
-    "top",
-    "left",
-    "height",
-    "min-height",
-    "line-height",
-    "text-indent",
-    "width",
-];
-
 /// How an element shows its content, inherited from its parent and then
 /// changed by its own style.
 #[derive(Debug, Clone, Copy, Default)]
@@ -265,46 +248,89 @@ fn pop(stack: &mut Vec<Frame>, name: TagName) {
 }
 
 /// Applies an inline style's declarations to `visibility`; returns the
-/// largest offset in pixels it sets.
+/// largest offset in pixels it sets. A byte loop: it runs for every
+/// declaration of every inline style, and most declarations (`color`,
+/// `font-family`, `text-align`) are passed over on their first letter.
 fn apply_style(style: &str, visibility: &mut Visibility) -> u32 {
     let mut offset = 0;
-    for declaration in style.split(';') {
-        let Some((property, value)) = declaration.split_once(':') else {
+    let mut rest = style.as_bytes();
+    while !rest.is_empty() {
+        let end = memchr::memchr(b';', rest).unwrap_or(rest.len());
+        let declaration = &rest[..end];
+        rest = rest.get(end + 1..).unwrap_or_default();
+        let Some(colon) = memchr::memchr(b':', declaration) else {
             continue;
         };
-        let property = property.trim();
-        let value = value.trim();
+        let property = declaration[..colon].trim_ascii();
+        let interesting = property.first().is_some_and(|b| {
+            matches!(
+                b.to_ascii_lowercase(),
+                b'd' | b'o' | b'm' | b'v' | b'f' | b'p' | b't' | b'l' | b'h' | b'w'
+            )
+        });
+        if !interesting {
+            continue;
+        }
+        let mut lower = [0u8; PROPERTY_BYTES];
+        let Some(property) = lower_case(property, &mut lower) else {
+            continue;
+        };
+        let value = declaration[colon + 1..].trim_ascii();
         let value = value
             .len()
             .checked_sub(IMPORTANT.len())
-            .filter(|&at| value.is_char_boundary(at))
-            .filter(|&at| value[at..].eq_ignore_ascii_case(IMPORTANT))
-            .map_or(value, |at| value[..at].trim_end());
-        let is = |name: &str| property.eq_ignore_ascii_case(name);
-        let zero = || numeric(value).is_some_and(|n| n == 0.0);
-        if is("display") {
-            visibility.removed |= value.eq_ignore_ascii_case("none");
-        } else if is("opacity") || is("max-height") {
-            visibility.removed |= zero();
-        } else if is("visibility") {
-            visibility.invisible =
-                value.eq_ignore_ascii_case("hidden") || value.eq_ignore_ascii_case("collapse");
-        } else if is("font-size") {
-            visibility.tiny_font = numeric(value).is_some_and(|n| n <= 1.0);
-        } else if OFFSET_PROPERTIES.iter().any(|p| is(p)) {
-            offset = offset.max(pixels(value));
+            .filter(|&at| value[at..].eq_ignore_ascii_case(IMPORTANT.as_bytes()))
+            .map_or(value, |at| value[..at].trim_ascii_end());
+        let value = std::str::from_utf8(value).unwrap_or_default();
+        match property {
+            b"display" => visibility.removed |= value.eq_ignore_ascii_case("none"),
+            b"opacity" | b"max-height" => {
+                visibility.removed |= numeric(value).is_some_and(|n| n == 0.0);
+            }
+            b"visibility" => {
+                visibility.invisible =
+                    value.eq_ignore_ascii_case("hidden") || value.eq_ignore_ascii_case("collapse");
+            }
+            b"font-size" => visibility.tiny_font = numeric(value).is_some_and(|n| n <= 1.0),
+            // Properties whose size moves content (the offset check).
+            b"margin" | b"margin-top" | b"margin-left" | b"padding" | b"padding-top"
+            | b"padding-left" | b"top" | b"left" | b"height" | b"min-height" | b"line-height"
+            | b"text-indent" | b"width" => offset = offset.max(pixels(value)),
+            _ => {}
         }
     }
     offset
+}
+
+/// Longest property name compared.
+const PROPERTY_BYTES: usize = 16;
+
+/// `name` in ASCII lower case in `buf`; `None` when longer than `buf`.
+fn lower_case<'b>(name: &[u8], buf: &'b mut [u8; PROPERTY_BYTES]) -> Option<&'b [u8]> {
+    let out = buf.get_mut(..name.len())?;
+    for (to, from) in out.iter_mut().zip(name) {
+        *to = from.to_ascii_lowercase();
+    }
+    Some(out)
 }
 
 /// What may end a declaration's value.
 const IMPORTANT: &str = "!important";
 
 /// The largest offset a style sheet's rules set (`.belowView { margin-top:
-/// 470500px }`); which elements they select is not worked out, so a style
-/// sheet never hides words here.
+/// 470500px }`), when it is 1,000 pixels or more (else 0); which elements
+/// they select is not worked out, so a style sheet never hides words here.
 fn style_sheet_offset(css: &str) -> u32 {
+    // Style sheets are long and their offsets small: read the rules only
+    // when a number of four digits or more is there at all.
+    let mut digits = 0;
+    let has_large_number = css.bytes().any(|b| {
+        digits = if b.is_ascii_digit() { digits + 1 } else { 0 };
+        digits >= 4
+    });
+    if !has_large_number {
+        return 0;
+    }
     css.split('{')
         .skip(1)
         .map(|block| {
@@ -328,17 +354,19 @@ fn numeric(value: &str) -> Option<f64> {
 /// number (`12000px`, `-9999px`, `height="15000"`), absolute; 0 for other
 /// units and for keywords.
 fn pixels(value: &str) -> u32 {
-    let value = value.trim();
     let first = value.split_whitespace().next().unwrap_or("");
-    let Some(number) = numeric(first) else {
+    let digits = first.strip_prefix(['-', '+']).unwrap_or(first);
+    let whole_len = digits.bytes().take_while(u8::is_ascii_digit).count();
+    let (whole, rest) = digits.split_at(whole_len);
+    let unit = rest.trim_start_matches(|c: char| c == '.' || c.is_ascii_digit());
+    if (whole.is_empty() && rest.len() == unit.len())
+        || !(unit.is_empty() || unit.eq_ignore_ascii_case("px"))
+    {
         return 0;
-    };
-    let unit = first.trim_start_matches(|c: char| c.is_ascii_digit() || "+-.".contains(c));
-    if unit.is_empty() || unit.eq_ignore_ascii_case("px") {
-        number.abs().min(f64::from(u32::MAX)) as u32
-    } else {
-        0
     }
+    whole.bytes().fold(0u32, |n, d| {
+        n.saturating_mul(10).saturating_add(u32::from(d - b'0'))
+    })
 }
 
 /// Words of a text segment: runs of two or more letters, character
@@ -413,20 +441,28 @@ fn count_words(text: &str) -> u32 {
 
 /// Hidden words of three letters or more that no visible segment holds.
 fn novel_words(html: &str, segments: &[(Range<usize>, bool)]) -> u32 {
-    let lower = |w: &str| w.to_lowercase();
-    let visible: HashSet<String> = segments
-        .iter()
-        .filter(|(_, hidden)| !hidden)
-        .flat_map(|(range, _)| words(html.get(range.clone()).unwrap_or("")))
-        .map(lower)
-        .collect();
-    let novel = segments
-        .iter()
-        .filter(|(_, hidden)| *hidden)
-        .flat_map(|(range, _)| words(html.get(range.clone()).unwrap_or("")))
-        .filter(|w| w.chars().nth(2).is_some() && !visible.contains(&lower(w)))
+    let words_of = |hidden: bool| {
+        segments
+            .iter()
+            .filter(move |(_, h)| *h == hidden)
+            .flat_map(|(range, _)| words(html.get(range.clone()).unwrap_or("")))
+    };
+    let visible: HashSet<u64> = words_of(false).map(folded_key).collect();
+    let novel = words_of(true)
+        .filter(|w| w.chars().nth(2).is_some() && !visible.contains(&folded_key(w)))
         .count();
     u32::try_from(novel).unwrap_or(u32::MAX)
+}
+
+/// A word's identity regardless of case, without allocating: FNV-1a over
+/// its lower-case characters (a collision only makes a hidden word count as
+/// seen).
+fn folded_key(word: &str) -> u64 {
+    word.chars()
+        .flat_map(char::to_lowercase)
+        .fold(0xcbf2_9ce4_8422_2325, |hash, c| {
+            (hash ^ u64::from(c)).wrapping_mul(0x0100_0000_01b3)
+        })
 }
 
 /// The start of the hidden text, whitespace collapsed.
@@ -526,6 +562,24 @@ mod tests {
         // A stray end tag closes nothing; an unclosed style hides the rest.
         let m = measured("</div><b>one two</b><style>three four");
         assert_eq!((m.visible_words, m.hidden_words), (2, 0));
+    }
+
+    #[test]
+    fn pixels_are_whole_absolute_and_only_pixels() {
+        for (value, px) in [
+            ("12000px", 12000),
+            ("-9999PX", 9999),
+            ("15000", 15000),
+            ("12.7px 3px", 12),
+            (".5px", 0),
+            ("2em", 0),
+            ("100%", 0),
+            ("auto", 0),
+            ("-", 0),
+            ("99999999999999px", u32::MAX),
+        ] {
+            assert_eq!(pixels(value), px, "{value}");
+        }
     }
 
     #[test]
