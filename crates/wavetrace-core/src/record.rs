@@ -281,8 +281,8 @@ pub struct HiddenText {
     /// Words a reader sees.
     pub visible_words: u32,
     /// Words inside elements styled invisible (`display:none`,
-    /// `visibility:hidden`, `font-size:0` or `1px`, `opacity:0`,
-    /// `max-height:0`, the `hidden` attribute).
+    /// `visibility:hidden`, a font size of 0 or of at most 1px,
+    /// `opacity:0`, `max-height:0`, the `hidden` attribute).
     pub hidden_words: u32,
     /// Hidden words (three letters or more) that the visible text of the
     /// same part does not contain: padding, not a preheader.
@@ -291,9 +291,11 @@ pub struct HiddenText {
     /// `parse::hidden::SAMPLE_CHARS` characters: evidence for the analyst.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sample: Option<String>,
-    /// The largest offset, margin, padding or height in pixels that an
-    /// inline style or `height` attribute sets (`margin-top:12000px`,
-    /// `text-indent:-9999px`): content pushed out of view.
+    /// The largest offset in pixels (margin, padding, top, left, height,
+    /// line height, text indent, width) that an inline style or a `height`
+    /// attribute sets (`margin-top:12000px`, `text-indent:-9999px`), or
+    /// that a style sheet sets to push content down by 1,000 pixels or
+    /// more: content pushed out of view.
     pub offset_px: u32,
 }
 

@@ -146,7 +146,14 @@ impl Scan {
             let current = stack.last().map(|f| f.visibility).unwrap_or_default();
             scan.text(html, text_start..open, current);
             if bytes.get(open + 1..open + 4) == Some(b"!--") {
-                at = find(bytes, open + 4, b"-->").map_or(bytes.len(), |end| end + 3);
+                // `<!-->` and `<!--->` end where they start, as in browsers.
+                at = if bytes.get(open + 4) == Some(&b'>') {
+                    open + 5
+                } else if bytes.get(open + 4..open + 6) == Some(b"->") {
+                    open + 6
+                } else {
+                    find(bytes, open + 4, b"-->").map_or(bytes.len(), |end| end + 3)
+                };
                 text_start = at;
                 continue;
             }
@@ -159,16 +166,19 @@ impl Scan {
                 .take_while(|b| b.is_ascii_alphanumeric())
                 .count();
             if name_len == 0 {
-                // `<` in text, `<!DOCTYPE`, `<?xml`: not an element.
-                at = open + 1;
-                text_start = if bytes
+                // `<!DOCTYPE`, `<?xml`: markup up to the next `>` (or the
+                // end: then nothing follows, and the scan stays linear).
+                // A `<` in text is text.
+                if bytes
                     .get(open + 1)
                     .is_some_and(|b| matches!(b, b'!' | b'?'))
                 {
-                    tag_end(bytes, open).unwrap_or(bytes.len())
+                    at = tag_end(bytes, open).unwrap_or(bytes.len());
+                    text_start = at;
                 } else {
-                    open
-                };
+                    at = open + 1;
+                    text_start = open;
+                }
                 continue;
             }
             let name = TagName::new(&bytes[name_start..name_start + name_len]);
@@ -192,22 +202,37 @@ impl Scan {
                 }
                 continue;
             }
-            let mut visibility = current;
+            if name.as_bytes() == b"body" {
+                // The body ends an unclosed head.
+                if let Some(head) = stack.iter().position(|f| f.name.as_bytes() == b"head") {
+                    stack.truncate(head);
+                }
+            }
+            let mut visibility = stack.last().map(|f| f.visibility).unwrap_or_default();
             if kind == Kind::NotShown {
                 visibility.not_shown = true;
             }
             for (attribute, value) in attributes {
                 if attribute.eq_ignore_ascii_case("style") {
-                    scan.offset_px = scan.offset_px.max(apply_style(value, &mut visibility));
+                    let offset = apply_style(value, &mut visibility, Offsets::All);
+                    scan.offset_px = scan.offset_px.max(offset);
                 } else if attribute.eq_ignore_ascii_case("hidden") {
                     visibility.removed = true;
                 } else if attribute.eq_ignore_ascii_case("height") {
                     scan.offset_px = scan.offset_px.max(pixels(value));
                 }
             }
-            let self_closing = end >= 2 && bytes.get(end - 2) == Some(&b'/');
-            if kind != Kind::Void && !self_closing && stack.len() < MAX_DEPTH {
+            // `<div/>` opens a div in HTML, as browsers read it: only void
+            // elements have no content.
+            if kind == Kind::Void {
+                continue;
+            }
+            if stack.len() < MAX_DEPTH {
                 stack.push(Frame { name, visibility });
+            } else if let Some(top) = stack.last_mut() {
+                // Too deep to track: the innermost tracked element takes on
+                // the hiding, so that nesting cannot hide padding.
+                top.visibility = visibility;
             }
         }
         let current = stack.last().map(|f| f.visibility).unwrap_or_default();
@@ -251,7 +276,7 @@ fn pop(stack: &mut Vec<Frame>, name: TagName) {
 /// largest offset in pixels it sets. A byte loop: it runs for every
 /// declaration of every inline style, and most declarations (`color`,
 /// `font-family`, `text-align`) are passed over on their first letter.
-fn apply_style(style: &str, visibility: &mut Visibility) -> u32 {
+fn apply_style(style: &str, visibility: &mut Visibility, offsets: Offsets) -> u32 {
     let mut offset = 0;
     let mut rest = style.as_bytes();
     while !rest.is_empty() {
@@ -291,15 +316,31 @@ fn apply_style(style: &str, visibility: &mut Visibility) -> u32 {
                 visibility.invisible =
                     value.eq_ignore_ascii_case("hidden") || value.eq_ignore_ascii_case("collapse");
             }
-            b"font-size" => visibility.tiny_font = numeric(value).is_some_and(|n| n <= 1.0),
-            // Properties whose size moves content (the offset check).
-            b"margin" | b"margin-top" | b"margin-left" | b"padding" | b"padding-top"
-            | b"padding-left" | b"top" | b"left" | b"height" | b"min-height" | b"line-height"
-            | b"text-indent" | b"width" => offset = offset.max(pixels(value)),
+            b"font-size" => visibility.tiny_font = tiny_font(value),
+            // Properties whose size moves content down (the offset check);
+            // `margin` and `padding` start with the top.
+            b"margin" | b"margin-top" | b"padding" | b"padding-top" | b"top" | b"height"
+            | b"min-height" | b"line-height" => offset = offset.max(pixels(value)),
+            // And aside: in a style sheet, `.sr-only { left: -10000px }` is
+            // how pages keep text for screen readers, so these count inline only.
+            b"margin-left" | b"padding-left" | b"left" | b"text-indent" | b"width"
+                if offsets == Offsets::All =>
+            {
+                offset = offset.max(pixels(value));
+            }
             _ => {}
         }
     }
     offset
+}
+
+/// Which offsets a style counts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Offsets {
+    /// Every offset (inline styles).
+    All,
+    /// Only those that push content down (style sheets).
+    Vertical,
 }
 
 /// Longest property name compared.
@@ -335,10 +376,21 @@ fn style_sheet_offset(css: &str) -> u32 {
         .skip(1)
         .map(|block| {
             let declarations = block.split('}').next().unwrap_or_default();
-            apply_style(declarations, &mut Visibility::default())
+            apply_style(declarations, &mut Visibility::default(), Offsets::Vertical)
         })
         .max()
+        .filter(|&px| px >= 1000)
         .unwrap_or(0)
+}
+
+/// A font size nobody reads: zero in any unit, or at most one pixel
+/// (`0`, `0em`, `1px`, `.5px`); `0.8em` is small print, not hidden.
+fn tiny_font(value: &str) -> bool {
+    let Some(size) = numeric(value) else {
+        return false;
+    };
+    let unit = value.trim_start_matches(|c: char| c.is_ascii_digit() || "+-.".contains(c));
+    size == 0.0 || (size <= 1.0 && (unit.is_empty() || unit.eq_ignore_ascii_case("px")))
 }
 
 /// The leading number of a CSS value (`0`, `0px`, `.5em`, `-9999px`).
@@ -562,6 +614,55 @@ mod tests {
         // A stray end tag closes nothing; an unclosed style hides the rest.
         let m = measured("</div><b>one two</b><style>three four");
         assert_eq!((m.visible_words, m.hidden_words), (2, 0));
+    }
+
+    #[test]
+    fn what_browsers_do_with_odd_markup_is_followed() {
+        // `<div/>` opens the div; an unclosed head ends at the body.
+        let m = measured(r#"<div style="display:none"/>pad words</div><p>seen</p>"#);
+        assert_eq!((m.hidden_words, m.visible_words), (2, 1));
+        let m = measured("<head><title>t</title><body><p>seen text</p>");
+        assert_eq!(m.visible_words, 2);
+        // Empty comments end at once.
+        let m = measured("<!--><p>one</p><!---><p>two</p>-->");
+        assert_eq!(m.visible_words, 2);
+        // Deeper than tracked, hiding still counts.
+        let deep = "<b>".repeat(MAX_DEPTH + 10) + "<i style=display:none>pad words</i>";
+        assert_eq!(measured(&deep).hidden_words, 2);
+    }
+
+    #[test]
+    fn small_print_is_not_hidden_but_a_zero_font_is() {
+        for (style, hidden) in [
+            ("font-size:0", true),
+            ("font-size:0em", true),
+            ("font-size:1px", true),
+            ("font-size:.5PX", true),
+            ("font-size:1", true),
+            ("font-size:0.8em", false),
+            ("font-size:1rem", false),
+            ("font-size:12px", false),
+        ] {
+            let m = measured(&format!(r#"<span style="{style}">small print</span>"#));
+            assert_eq!(m.hidden_words == 2, hidden, "{style}");
+        }
+    }
+
+    #[test]
+    fn style_sheets_count_only_large_downward_offsets() {
+        let sheet = |css: &str| measured(&format!("<style>{css}</style><p>x</p>")).offset_px;
+        assert_eq!(sheet(".sr-only { position:absolute; left:-10000px }"), 0);
+        assert_eq!(sheet("p { color: #000000; margin-top: 20px }"), 0);
+        assert_eq!(sheet(".down { padding-top: 8000px }"), 8000);
+    }
+
+    #[test]
+    fn unterminated_declarations_stay_linear() {
+        // A bogus comment runs to the first `>`, as in browsers.
+        let html = "<!".repeat(200_000) + "<p>after</p>";
+        assert_eq!(measured(&html).visible_words, 1);
+        let html = "<?".repeat(200_000);
+        assert_eq!(measured(&html).visible_words, 0);
     }
 
     #[test]
