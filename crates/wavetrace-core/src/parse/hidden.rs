@@ -14,7 +14,7 @@
 use std::collections::HashSet;
 use std::ops::Range;
 
-use super::html::{find, tag_end};
+use super::html::{end_of_element, find, tag_end};
 use super::urls::scan_attributes;
 use crate::record::HiddenText;
 
@@ -194,7 +194,7 @@ impl Scan {
             let kind = Kind::of(name.as_bytes());
             if kind == Kind::RawText {
                 let content = at;
-                at = end_tag(bytes, at, name.as_bytes()).unwrap_or(bytes.len());
+                at = end_of_element(bytes, at, name.as_bytes()).unwrap_or(bytes.len());
                 text_start = at;
                 if name.as_bytes() == b"style" {
                     let css = html.get(content..at).unwrap_or("");
@@ -539,22 +539,6 @@ fn sample(html: &str, segments: &[(Range<usize>, bool)]) -> Option<String> {
         }
     }
     (!out.is_empty()).then_some(out)
-}
-
-/// Just past the `>` of the first `</name` at or after `from`.
-fn end_tag(bytes: &[u8], from: usize, name: &[u8]) -> Option<usize> {
-    let mut at = from;
-    loop {
-        let start = find(bytes, at, b"</")? + 2;
-        let candidate = bytes.get(start..start + name.len())?;
-        let delimited = !bytes
-            .get(start + name.len())
-            .is_some_and(u8::is_ascii_alphanumeric);
-        if delimited && candidate.eq_ignore_ascii_case(name) {
-            return tag_end(bytes, start);
-        }
-        at = start;
-    }
 }
 
 #[cfg(test)]

@@ -135,7 +135,7 @@ fn tag_name(bytes: &[u8], start: usize) -> (&[u8], bool) {
 }
 
 /// Just past the `>` of the end tag `</name ...>` at or after `from`.
-fn end_of_element(bytes: &[u8], from: usize, name: &[u8]) -> Option<usize> {
+pub(super) fn end_of_element(bytes: &[u8], from: usize, name: &[u8]) -> Option<usize> {
     let mut at = from;
     loop {
         let start = find(bytes, at, b"</")? + 2;
