@@ -100,23 +100,16 @@ fn bounded(s: &str) -> &str {
 /// Case-insensitive by construction.
 pub fn skeleton(s: &str) -> String {
     let s = bounded(s);
-    if s.is_ascii() {
-        // Fast path (host names are ASCII): the mapping is per character, so the
-        // skeleton of an ASCII string is the concatenation of its characters'.
-        let table = ascii_skeletons();
-        let mut mapped = String::with_capacity(s.len() + 4);
-        for b in s.bytes() {
-            mapped.push_str(table.get(usize::from(b)).map_or("", String::as_str));
-        }
-        return fold_ascii_pairs(&mapped);
-    }
-    if !s
-        .chars()
-        .any(unicode_normalization::char::is_combining_mark)
+    if s.is_ascii()
+        || !s
+            .chars()
+            .any(unicode_normalization::char::is_combining_mark)
     {
         // Without combining marks nothing is reordered across characters, so
-        // the mapping stays per character: the table for ASCII (most of a
-        // folded display name or opening line), the two passes for the rest.
+        // the mapping stays per character and the skeleton is the
+        // concatenation of the characters' (pairs folded after): the table
+        // for ASCII (host names, most of a display name or opening line),
+        // the two passes for the rest.
         let table = ascii_skeletons();
         let mut mapped = String::with_capacity(s.len() + 4);
         let (mut first, mut second) = (String::new(), String::new());
