@@ -4,6 +4,8 @@
 //! Reads every message of the unpacked corpora (`$WAVETRACE_CORPORA`, else
 //! `target/corpora` of the workspace; skipped with a message when absent),
 //! then times, best of three passes, on each corpus:
+//! * mail-parser alone (`MessageParser::default().parse`), the floor under
+//!   everything else;
 //! * parsing and tracing (`parse::analyse`: MIME, text, URLs, hidden text,
 //!   the Received chain);
 //! * the content classifiers, link signals, sender signals and
@@ -78,6 +80,20 @@ fn parsed(raws: &[Vec<u8>]) -> (f64, Vec<MessageRecord>) {
     (us, raws.iter().filter_map(parse).collect())
 }
 
+/// Best of three passes of mail-parser alone over `raws`, in µs per message.
+fn mail_parser_alone(raws: &[Vec<u8>]) -> f64 {
+    let parser = mail_parser::MessageParser::default();
+    (0..3)
+        .map(|_| {
+            let start = Instant::now();
+            for raw in raws {
+                std::hint::black_box(parser.parse(raw.as_slice()));
+            }
+            start.elapsed().as_secs_f64() * 1e6 / raws.len().max(1) as f64
+        })
+        .fold(f64::INFINITY, f64::min)
+}
+
 /// Best of three passes of `f` over `records`, in µs per message.
 fn best_us(records: &[MessageRecord], mut f: impl FnMut(&MessageRecord)) -> f64 {
     (0..3)
@@ -127,11 +143,13 @@ fn main() {
         detector.provenance().digest
     );
     println!(
-        "| corpus | messages | parse and trace | content | links | sender | personal | signals | whole record as JSON | judge | analysis (µs/msg) |"
+        "| corpus | messages | mail-parser alone | parse and trace | content | links | sender | personal | signals | whole record as JSON | judge | analysis (µs/msg) |"
     );
-    println!("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+    println!("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
     for (name, dirs) in corpora {
-        let (parse, recs) = parsed(&raw_messages(&dirs));
+        let raws = raw_messages(&dirs);
+        let floor = mail_parser_alone(&raws);
+        let (parse, recs) = parsed(&raws);
         let classifiers = Classifiers::builtin();
         let content = best_us(&recs, |r| {
             std::hint::black_box(classifiers.classify(r.subject.as_deref(), &r.body.text));
@@ -160,7 +178,7 @@ fn main() {
             std::hint::black_box(r.clone());
         });
         println!(
-            "| {name} | {} | {parse:.1} | {content:.1} | {link:.1} | {from:.1} | {personal:.1} | {signals:.1} | {json:.1} | {:.1} | {:.1} |",
+            "| {name} | {} | {floor:.1} | {parse:.1} | {content:.1} | {link:.1} | {from:.1} | {personal:.1} | {signals:.1} | {json:.1} | {:.1} | {:.1} |",
             recs.len(),
             judge - clone,
             parse + judge - clone

@@ -337,7 +337,8 @@ pub struct FoundUrl {
 pub enum UrlContext {
     /// An `href` attribute (links, `<area>`, `<base>`).
     Href,
-    /// A `src` attribute (images, frames, scripts).
+    /// A `src` or `background` attribute (images, frames, scripts), or a
+    /// CSS `url()` (background images).
     Src,
     /// A `<form action>`.
     Form,

@@ -6,16 +6,22 @@
 //! pixels down or aside. A newsletter's hidden preheader repeats a few
 //! words of its visible text; padding adds words of its own.
 //!
+//! Hiding counts from inline styles, the `hidden` attribute, and style-sheet
+//! rules that hide an element type outright (`q { display:none }`); rules
+//! on classes are not worked out, since newsletters hide their mobile and
+//! desktop copies by class.
+//!
 //! A measurement only: `body.text` keeps every word, hidden or not, so that
 //! a mistaken reading of hostile markup can never hide text from the
 //! classifiers. One linear pass; the element stack and the search for an
 //! end tag are bounded.
 
+use std::borrow::Cow;
 use std::collections::HashSet;
 use std::ops::Range;
 
 use super::html::{end_of_element, find, tag_end};
-use super::urls::scan_attributes;
+use super::urls::{decode_entities, scan_attributes};
 use crate::record::HiddenText;
 
 /// Characters of hidden text kept as a sample.
@@ -27,6 +33,9 @@ const MAX_DEPTH: usize = 256;
 /// Open elements searched for an end tag's match: a stray end tag costs a
 /// bounded amount, however deep the document.
 const MAX_POP_SEARCH: usize = 32;
+
+/// Element types a page's style sheets may hide; more are ignored.
+const MAX_HIDDEN_TYPES: usize = 16;
 
 /// What an element is to this scan.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -139,6 +148,7 @@ impl Scan {
         let bytes = html.as_bytes();
         let mut scan = Scan::default();
         let mut stack: Vec<Frame> = Vec::new();
+        let mut hidden_types: Vec<(TagName, Visibility)> = Vec::new();
         let mut text_start = 0;
         let mut at = 0;
         while let Some(found) = memchr::memchr(b'<', bytes.get(at..).unwrap_or(&[])) {
@@ -199,6 +209,7 @@ impl Scan {
                 if name.as_bytes() == b"style" {
                     let css = html.get(content..at).unwrap_or("");
                     scan.offset_px = scan.offset_px.max(style_sheet_offset(css));
+                    hidden_element_types(css, &mut hidden_types);
                 }
                 continue;
             }
@@ -212,15 +223,29 @@ impl Scan {
             if kind == Kind::NotShown {
                 visibility.not_shown = true;
             }
+            // The style sheet's rule for the element type, then the inline
+            // style, which overrides it.
+            let by_sheet = hidden_types
+                .iter()
+                .find(|(hidden, _)| *hidden == name)
+                .map(|&(_, sheet)| sheet);
+            if let Some(sheet) = by_sheet {
+                visibility.invisible |= sheet.invisible;
+            }
+            let mut display_shown = false;
             for (attribute, value) in attributes {
                 if attribute.eq_ignore_ascii_case("style") {
-                    let offset = apply_style(value, &mut visibility, Offsets::All);
-                    scan.offset_px = scan.offset_px.max(offset);
+                    let declared = apply_style(&clean_style(value), &mut visibility, Offsets::All);
+                    scan.offset_px = scan.offset_px.max(declared.offset);
+                    display_shown |= declared.display_shown;
                 } else if attribute.eq_ignore_ascii_case("hidden") {
                     visibility.removed = true;
                 } else if attribute.eq_ignore_ascii_case("height") {
                     scan.offset_px = scan.offset_px.max(pixels(value));
                 }
+            }
+            if by_sheet.is_some_and(|sheet| sheet.removed) && !display_shown {
+                visibility.removed = true;
             }
             // `<div/>` opens a div in HTML, as browsers read it: only void
             // elements have no content.
@@ -272,12 +297,52 @@ fn pop(stack: &mut Vec<Frame>, name: TagName) {
     }
 }
 
-/// Applies an inline style's declarations to `visibility`; returns the
-/// largest offset in pixels it sets. A byte loop: it runs for every
-/// declaration of every inline style, and most declarations (`color`,
-/// `font-family`, `text-align`) are passed over on their first letter.
-fn apply_style(style: &str, visibility: &mut Visibility, offsets: Offsets) -> u32 {
+/// What a style declares besides hiding.
+#[derive(Debug, Clone, Copy, Default)]
+struct Declared {
+    /// The largest offset in pixels.
+    offset: u32,
+    /// `display` set to something other than `none`: an inline style that
+    /// shows what a style sheet hid.
+    display_shown: bool,
+}
+
+/// A style attribute as a browser reads it: character references decoded
+/// (`display&colon;none`) and comments removed (`display:/**/none`).
+/// Borrowed when there is neither, as in nearly every style.
+fn clean_style(style: &str) -> Cow<'_, str> {
+    let mut style = Cow::Borrowed(style);
+    if style.contains('&') {
+        style = Cow::Owned(decode_entities(&style));
+    }
+    if style.contains("/*") {
+        style = Cow::Owned(without_comments(&style));
+    }
+    style
+}
+
+/// CSS text without its `/* ... */` comments; an unclosed comment runs to
+/// the end.
+fn without_comments(css: &str) -> String {
+    let mut out = String::with_capacity(css.len());
+    let mut rest = css;
+    while let Some(open) = rest.find("/*") {
+        out.push_str(&rest[..open]);
+        rest = rest[open + 2..]
+            .find("*/")
+            .map_or("", |close| &rest[open + 2 + close + 2..]);
+    }
+    out.push_str(rest);
+    out
+}
+
+/// Applies a style's declarations to `visibility`. A byte loop: it runs
+/// for every declaration of every inline style, and most declarations
+/// (`color`, `font-family`, `text-align`) are passed over on their first
+/// letter.
+fn apply_style(style: &str, visibility: &mut Visibility, offsets: Offsets) -> Declared {
     let mut offset = 0;
+    let mut display_shown = false;
     let mut rest = style.as_bytes();
     while !rest.is_empty() {
         let end = memchr::memchr(b';', rest).unwrap_or(rest.len());
@@ -300,15 +365,18 @@ fn apply_style(style: &str, visibility: &mut Visibility, offsets: Offsets) -> u3
         let Some(property) = lower_case(property, &mut lower) else {
             continue;
         };
+        // `!important`, `! important`: no value these properties take has
+        // a `!` of its own.
         let value = declaration[colon + 1..].trim_ascii();
-        let value = value
-            .len()
-            .checked_sub(IMPORTANT.len())
-            .filter(|&at| value[at..].eq_ignore_ascii_case(IMPORTANT.as_bytes()))
-            .map_or(value, |at| value[..at].trim_ascii_end());
+        let value =
+            memchr::memchr(b'!', value).map_or(value, |bang| value[..bang].trim_ascii_end());
         let value = std::str::from_utf8(value).unwrap_or_default();
         match property {
-            b"display" => visibility.removed |= value.eq_ignore_ascii_case("none"),
+            b"display" => {
+                let none = value.eq_ignore_ascii_case("none");
+                visibility.removed |= none;
+                display_shown = !none;
+            }
             b"opacity" | b"max-height" => {
                 visibility.removed |= numeric(value).is_some_and(|n| n == 0.0);
             }
@@ -331,7 +399,10 @@ fn apply_style(style: &str, visibility: &mut Visibility, offsets: Offsets) -> u3
             _ => {}
         }
     }
-    offset
+    Declared {
+        offset,
+        display_shown,
+    }
 }
 
 /// Which offsets a style counts.
@@ -355,9 +426,6 @@ fn lower_case<'b>(name: &[u8], buf: &'b mut [u8; PROPERTY_BYTES]) -> Option<&'b 
     Some(out)
 }
 
-/// What may end a declaration's value.
-const IMPORTANT: &str = "!important";
-
 /// The largest offset a style sheet's rules set (`.belowView { margin-top:
 /// 470500px }`), when it is 1,000 pixels or more (else 0); which elements
 /// they select is not worked out, so a style sheet never hides words here.
@@ -376,11 +444,91 @@ fn style_sheet_offset(css: &str) -> u32 {
         .skip(1)
         .map(|block| {
             let declarations = block.split('}').next().unwrap_or_default();
-            apply_style(declarations, &mut Visibility::default(), Offsets::Vertical)
+            apply_style(declarations, &mut Visibility::default(), Offsets::Vertical).offset
         })
         .max()
         .filter(|&px| px >= 1000)
         .unwrap_or(0)
+}
+
+/// Adds to `types` the element types a style sheet hides outright: a
+/// top-level rule whose selector list names a bare type (`q`,
+/// `blockquote`) and whose declarations hide (`display:none`,
+/// `visibility:hidden`). Rules inside `@media` and other at-rules apply only
+/// sometimes, and class or compound selectors (`.mobile_hide`, `div.x`)
+/// only to some elements: neither counts.
+fn hidden_element_types(css: &str, types: &mut Vec<(TagName, Visibility)>) {
+    // Most style sheets hide nothing: read the rules only when they can.
+    if find(css.as_bytes(), 0, b"none").is_none() && find(css.as_bytes(), 0, b"hidden").is_none() {
+        return;
+    }
+    let css = if css.contains("/*") {
+        Cow::Owned(without_comments(css))
+    } else {
+        Cow::Borrowed(css)
+    };
+    for (selectors, declarations) in top_level_rules(&css) {
+        let bare_types = || {
+            selectors
+                .split(',')
+                .map(str::trim)
+                .filter(|s| !s.is_empty() && s.len() <= NAME_BYTES)
+                .filter(|s| s.bytes().all(|b| b.is_ascii_alphanumeric()))
+        };
+        if bare_types().next().is_none() {
+            continue;
+        }
+        let mut hides = Visibility::default();
+        apply_style(declarations, &mut hides, Offsets::Vertical);
+        if !(hides.removed || hides.invisible) {
+            continue;
+        }
+        for name in bare_types().map(|s| TagName::new(s.as_bytes())) {
+            if types.len() < MAX_HIDDEN_TYPES && !types.iter().any(|(n, _)| *n == name) {
+                types.push((name, hides));
+            }
+        }
+    }
+}
+
+/// The rules of a style sheet (comments removed) that are not inside an
+/// at-rule, as (selector list, declarations); at-rules themselves
+/// (`@media ... { ... }`, `@import ...;`) are passed over.
+fn top_level_rules(css: &str) -> impl Iterator<Item = (&str, &str)> {
+    let bytes = css.as_bytes();
+    let mut at = 0;
+    std::iter::from_fn(move || {
+        loop {
+            let open = at + memchr::memchr(b'{', bytes.get(at..)?)?;
+            // Closing braces before the opening one end nothing here (a
+            // stray `}`); skip past them.
+            let prelude = css.get(at..open)?;
+            let selectors = prelude.rsplit(['}', ';']).next().unwrap_or(prelude);
+            let mut depth = 1usize;
+            let mut end = open + 1;
+            let mut nested = false;
+            while depth > 0 {
+                let Some(next) = memchr::memchr2(b'{', b'}', bytes.get(end..)?) else {
+                    at = bytes.len();
+                    return None;
+                };
+                end += next;
+                if bytes[end] == b'{' {
+                    depth += 1;
+                    nested = true;
+                } else {
+                    depth -= 1;
+                }
+                end += 1;
+            }
+            at = end;
+            let selectors = selectors.trim();
+            if nested || selectors.starts_with('@') {
+                continue;
+            }
+            return Some((selectors, css.get(open + 1..end - 1).unwrap_or("")));
+        }
+    })
 }
 
 /// A font size nobody reads: zero in any unit, or at most one pixel
@@ -638,6 +786,53 @@ mod tests {
         assert_eq!(sheet(".sr-only { position:absolute; left:-10000px }"), 0);
         assert_eq!(sheet("p { color: #000000; margin-top: 20px }"), 0);
         assert_eq!(sheet(".down { padding-top: 8000px }"), 8000);
+    }
+
+    #[test]
+    fn style_sheets_hide_element_types_but_not_classes() {
+        let page = |css: &str, body: &str| measured(&format!("<style>{css}</style>{body}"));
+        let body = "<p>seen</p><q>pad words</q><blockquote>more pad</blockquote>";
+        let m = page("q, blockquote { display: none }", body);
+        assert_eq!((m.visible_words, m.hidden_words), (1, 4));
+        // Classes, compound selectors and media queries do not count.
+        let m = page(".mobile_hide, div.x, q.y { display:none } @media (max-width:600px) { q { display:none } }", body);
+        assert_eq!(m.hidden_words, 0);
+        // An inline style shows what the sheet hid; visibility is inherited
+        // and undone as usual.
+        let m = page(
+            "q{display:none}",
+            r#"<q style="display:inline">shown words</q>"#,
+        );
+        assert_eq!((m.visible_words, m.hidden_words), (2, 0));
+        let m = page(
+            "span{visibility:hidden}",
+            r#"<span>pad <b style="visibility:visible">seen</b></span>"#,
+        );
+        assert_eq!((m.visible_words, m.hidden_words), (1, 1));
+        // Comments, at-rules and stray braces do not confuse the rules.
+        let m = page(
+            "@import url(x.css); /* q{} */ } q /* c */ {display:/**/none}",
+            body,
+        );
+        assert_eq!(m.hidden_words, 2);
+        let m = page("q { display: none", body);
+        assert_eq!(m.hidden_words, 0);
+    }
+
+    #[test]
+    fn style_attributes_are_read_as_browsers_read_them() {
+        for style in [
+            "display&colon;none",
+            "display&#58;none",
+            "display:/* x */none",
+            "display:none ! important",
+            "DISPLAY: NONE !IMPORTANT",
+        ] {
+            let m = measured(&format!(r#"<div style="{style}">pad words</div>"#));
+            assert_eq!(m.hidden_words, 2, "{style}");
+        }
+        let m = measured(r#"<div style="display:/* none */block">seen words</div>"#);
+        assert_eq!(m.hidden_words, 0);
     }
 
     #[test]

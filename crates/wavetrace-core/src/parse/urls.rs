@@ -4,6 +4,7 @@
 //! broken on purpose, and all we need is the value of a few attributes
 //! (`href`, `src`, `action`, ...). Nothing here fetches or resolves a URL.
 
+use super::html::end_of_element;
 use crate::record::{FoundUrl, UrlContext};
 
 /// URLs longer than this are cut (at a character boundary): tracking URLs
@@ -31,6 +32,7 @@ pub type RawUrl = (String, UrlContext, Option<String>);
 pub fn html_attribute_urls(html: &str, out: &mut Vec<RawUrl>) {
     let bytes = html.as_bytes();
     let mut i = 0;
+    let mut sheets_read_to = 0;
     while let Some(off) = memchr::memchr(b'<', &bytes[i..]) {
         let start = i + off + 1;
         // Tag name.
@@ -45,7 +47,21 @@ pub fn html_attribute_urls(html: &str, out: &mut Vec<RawUrl>) {
         let tag = &html[start..name_end];
         let (end, attrs) = scan_attributes(html, name_end);
         i = end;
+        // A style sheet is read once: a `<style>` inside one already read
+        // (or after an unclosed one) starts no new search, so a flood of
+        // them costs linear time.
+        if tag.eq_ignore_ascii_case("style") && end >= sheets_read_to {
+            let sheet_end = end_of_element(bytes, end, b"style").unwrap_or(bytes.len());
+            css_urls(html.get(end..sheet_end).unwrap_or(""), out);
+            sheets_read_to = sheet_end.max(end + 1);
+        }
         for (name, value) in attrs {
+            if name.eq_ignore_ascii_case("style") {
+                if memchr::memchr(b'(', value.as_bytes()).is_some() {
+                    css_urls(&decode_entities(value), out);
+                }
+                continue;
+            }
             if let Some(context) = attribute_context(tag, name) {
                 let value = decode_entities(value.trim());
                 if let Some(url) = absolute_url(&value) {
@@ -57,6 +73,30 @@ pub fn html_attribute_urls(html: &str, out: &mut Vec<RawUrl>) {
                     out.push((url, context, text));
                 }
             }
+        }
+    }
+}
+
+/// The `url(...)` values of CSS text (a style attribute or a style sheet):
+/// background images are how some spam shows its one picture without an
+/// `<img>`. Kept as `src`; relative ones are dropped like any other.
+fn css_urls(css: &str, out: &mut Vec<RawUrl>) {
+    let bytes = css.as_bytes();
+    let mut at = 0;
+    while let Some(found) = memchr::memchr(b'(', bytes.get(at..).unwrap_or_default()) {
+        let open = at + found;
+        at = open + 1;
+        let is_url = open >= 3 && bytes[open - 3..open].eq_ignore_ascii_case(b"url");
+        if !is_url {
+            continue;
+        }
+        let rest = css.get(open + 1..).unwrap_or("").trim_start();
+        let value = match rest.as_bytes().first() {
+            Some(&q @ (b'"' | b'\'')) => rest[1..].split(char::from(q)).next(),
+            _ => rest.split(')').next(),
+        };
+        if let Some(url) = value.and_then(|v| absolute_url(v.trim())) {
+            out.push((url, UrlContext::Src, None));
         }
     }
 }
@@ -237,8 +277,9 @@ pub(super) fn scan_attributes(html: &str, mut pos: usize) -> (usize, Vec<(&str, 
     }
 }
 
-/// Decodes the character references that matter inside URLs (RFC-less, as
-/// browsers do): `&amp;`, `&lt;`, `&gt;`, `&quot;`, `&apos;`, `&#NN;`, `&#xHH;`.
+/// Decodes the character references that matter inside URLs and styles
+/// (RFC-less, as browsers do): `&amp;`, `&lt;`, `&gt;`, `&quot;`, `&apos;`,
+/// `&nbsp;`, `&colon;`, `&semi;`, `&#NN;`, `&#xHH;`.
 pub fn decode_entities(value: &str) -> String {
     if !value.contains('&') {
         return value.to_string();
@@ -273,6 +314,8 @@ fn decode_entity(name: &str) -> Option<char> {
         "quot" => Some('"'),
         "apos" => Some('\''),
         "nbsp" => Some('\u{a0}'),
+        "colon" => Some(':'),
+        "semi" => Some(';'),
         _ => {
             let num = name.strip_prefix('#')?;
             let code = match num.strip_prefix(['x', 'X']) {
@@ -475,6 +518,30 @@ mod tests {
                 ("http://bg.example/b.gif".to_string(), UrlContext::Src),
             ]
         );
+    }
+
+    #[test]
+    fn css_background_images_are_found() {
+        let found = html(
+            r#"<style>@import url("https://fonts.example/css"); .bg { background: URL( 'https://i.imgur.com/a.png' ) }</style>
+               <div style="background: url(&quot;https://imgur.com/ENRQ6Hw.png&quot;) no-repeat; width:1px">x</div>
+               <div style="background-image:url(/relative.png)">y</div><p>see url(https://text.example/) here</p>"#,
+        );
+        assert_eq!(
+            found,
+            vec![
+                ("https://fonts.example/css".to_string(), UrlContext::Src),
+                ("https://i.imgur.com/a.png".to_string(), UrlContext::Src),
+                ("https://imgur.com/ENRQ6Hw.png".to_string(), UrlContext::Src),
+            ]
+        );
+        // An unclosed `url(` or style sheet ends with the text.
+        assert!(html(r#"<style>a{background:url(https://x.example/a"#).len() == 1);
+        assert!(html(r#"<p style="background:url(">x</p>"#).is_empty());
+        // Style sheets inside style sheets, or unclosed, are read once.
+        let flood = "<style>".repeat(200_000) + "a{background:url(https://x.example/a)}</style>";
+        assert_eq!(html(&flood).len(), 1);
+        assert!(html(&"<style>".repeat(200_000)).is_empty());
     }
 
     #[test]
