@@ -18,6 +18,7 @@ pub mod auth;
 pub mod campaign;
 pub mod detect;
 pub mod domain;
+mod fxhash;
 pub mod ingest;
 pub mod origin;
 pub mod parse;

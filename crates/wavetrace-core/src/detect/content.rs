@@ -36,7 +36,7 @@
 //!   costs tens of µs per message.
 
 use std::borrow::Cow;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::ops::Range;
 use std::sync::OnceLock;
 
@@ -46,6 +46,8 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use toml::Spanned;
 use unicode_normalization::char::{decompose_compatible, is_combining_mark};
+
+use crate::fxhash::FxBuildHasher;
 
 /// Body text analysed per message: a 1 MB body is mostly repetition or
 /// quoted material, and the cost must stay bounded; phishing and extortion
@@ -475,17 +477,13 @@ const STOPWORDS: [&[&str]; 6] = [
 ];
 
 /// [`STOPWORDS`] as a sorted table of (word, bit set of languages).
-fn stopword_table() -> Vec<(&'static str, u8)> {
-    let mut table: Vec<(&'static str, u8)> = Vec::new();
+fn stopword_table() -> HashMap<&'static str, u8, FxBuildHasher> {
+    let mut table: HashMap<&'static str, u8, FxBuildHasher> = HashMap::default();
     for (language, words) in STOPWORDS.iter().enumerate() {
         for word in *words {
-            match table.iter_mut().find(|(w, _)| w == word) {
-                Some((_, bits)) => *bits |= 1 << language,
-                None => table.push((word, 1 << language)),
-            }
+            *table.entry(word).or_default() |= 1 << language;
         }
     }
-    table.sort_unstable();
     table
 }
 
@@ -500,9 +498,9 @@ pub struct Classifiers {
     needles: Vec<Needle>,
     entries: Vec<Entry>,
     patterns: Vec<CompiledPattern>,
-    /// The [`STOPWORDS`], sorted, each with the bit set of the
-    /// [`LANGUAGES`] it counts for (binary search per sample word).
-    stopwords: Vec<(&'static str, u8)>,
+    /// The [`STOPWORDS`], each with the bit set of the [`LANGUAGES`] it
+    /// counts for (one lookup per sample word).
+    stopwords: HashMap<&'static str, u8, FxBuildHasher>,
 }
 
 /// A phrase occurrence that survived the word-boundary check.
@@ -702,16 +700,13 @@ impl Classifiers {
     fn count_stopwords(&self, sample: &str) -> ([usize; 6], usize) {
         let mut counts = [0usize; 6];
         let mut words = 0;
-        for token in sample.split(' ') {
+        for token in sample.split_ascii_whitespace() {
             let word = token.trim_matches(|c: char| !c.is_alphanumeric());
             if word.is_empty() {
                 continue;
             }
             words += 1;
-            let Ok(at) = self.stopwords.binary_search_by(|(w, _)| (*w).cmp(word)) else {
-                continue;
-            };
-            let Some(&(_, languages)) = self.stopwords.get(at) else {
+            let Some(&languages) = self.stopwords.get(word) else {
                 continue;
             };
             for (bit, count) in counts.iter_mut().enumerate() {
@@ -1055,42 +1050,66 @@ pub fn fold(text: &str) -> String {
     out
 }
 
+/// The bytes that end a run of ASCII copied as it is: non-ASCII, and the
+/// separators (white space, controls, and the underscore: in
+/// `Your_transfer__0.75_BTC` underscores space words out for a reader while
+/// making one token for a filter).
+const ENDS_ASCII_RUN: [bool; 256] = {
+    let mut table = [true; 256];
+    let mut b = 0;
+    while b < 128 {
+        let byte = b as u8;
+        table[b] = byte.is_ascii_whitespace() || byte.is_ascii_control() || byte == b'_';
+        b += 1;
+    }
+    table
+};
+
 /// [`fold`] appending to `out` (which may already hold folded text).
+/// Runs of ASCII are copied whole and lower-cased at the end: no folding
+/// below makes an ASCII capital.
 fn fold_into(text: &str, out: &mut String) {
     let base = out.len();
     let mut pending_space = false;
-    let push = |out: &mut String, c: char, pending: &mut bool| {
+    let space_before = |out: &mut String, pending: &mut bool| {
         if *pending {
             if out.len() > base {
                 out.push(' ');
             }
             *pending = false;
         }
+    };
+    let push = |out: &mut String, c: char, pending: &mut bool| {
+        space_before(out, pending);
         out.push(c);
     };
-    for c in text.chars() {
-        if c.is_ascii() {
-            // `Your_transfer__0.75_BTC`: underscores space words out for a
-            // reader while making one token for a filter.
-            if c.is_ascii_whitespace() || c.is_ascii_control() || c == '_' {
+    let bytes = text.as_bytes();
+    let mut at = 0;
+    while let Some(&b) = bytes.get(at) {
+        if b.is_ascii() {
+            let run = bytes[at..]
+                .iter()
+                .position(|&b| ENDS_ASCII_RUN[usize::from(b)])
+                .map_or(bytes.len(), |n| at + n);
+            if run == at {
                 pending_space = true;
+                at += 1;
             } else {
-                push(out, c.to_ascii_lowercase(), &mut pending_space);
+                space_before(out, &mut pending_space);
+                out.push_str(&text[at..run]);
+                at = run;
             }
             continue;
         }
+        let Some(c) = text[at..].chars().next() else {
+            break;
+        };
+        at += c.len_utf8();
         match c {
             '\u{200B}' | '\u{200C}' | '\u{200D}' | '\u{2060}' | '\u{FEFF}' | '\u{00AD}' => {}
-            '\u{2018}' | '\u{2019}' | '\u{201B}' | '\u{02BC}' | '\u{2032}' | '\u{00B4}' => {
-                push(out, '\'', &mut pending_space)
-            }
-            '\u{201C}' | '\u{201D}' | '\u{201E}' | '\u{00AB}' | '\u{00BB}' => {
-                push(out, '"', &mut pending_space)
-            }
-            '\u{2010}'..='\u{2015}' => push(out, '-', &mut pending_space),
-            c if latin_lookalike(c).is_some() => {
-                if let Some(l) = latin_lookalike(c) {
-                    push(out, l, &mut pending_space)
+            c if stand_in(c).is_some() => {
+                if let Some(r) = stand_in(c) {
+                    push(out, r, &mut pending_space)
                 }
             }
             '\u{00DF}' | '\u{1E9E}' => {
@@ -1102,12 +1121,27 @@ fn fold_into(text: &str, out: &mut String) {
                 if d.is_whitespace() {
                     pending_space = true;
                 } else if !is_combining_mark(d) {
+                    // `Ѐ` is `Е` with a grave accent, `ŉ` is `ʼn`: the
+                    // parts fold as they would alone.
                     for l in d.to_lowercase() {
-                        push(out, l, &mut pending_space);
+                        push(out, stand_in(l).unwrap_or(l), &mut pending_space);
                     }
                 }
             }),
         }
+    }
+    out[base..].make_ascii_lowercase();
+}
+
+/// What a character folds to wherever it occurs, alone or as part of a
+/// decomposed one: typographic quotes and dashes as ASCII, lookalike
+/// letters as Latin; `None` for the rest.
+fn stand_in(c: char) -> Option<char> {
+    match c {
+        '\u{2018}' | '\u{2019}' | '\u{201B}' | '\u{02BC}' | '\u{2032}' | '\u{00B4}' => Some('\''),
+        '\u{201C}' | '\u{201D}' | '\u{201E}' | '\u{00AB}' | '\u{00BB}' => Some('"'),
+        '\u{2010}'..='\u{2015}' => Some('-'),
+        c => latin_lookalike(c),
     }
 }
 
@@ -1685,6 +1719,26 @@ mod tests {
                 prop_assert!((0.0..=1.0).contains(&s.score));
                 prop_assert!(s.phrases.len() <= MAX_PHRASES_REPORTED);
             }
+        }
+
+        /// ASCII folds to its words, lower-cased, one space apart; and
+        /// folding is the same whether text comes whole or word by word.
+        #[test]
+        fn folding_ascii_is_lower_case_words(text in "[ -~\t\r\n_]{0,200}") {
+            let words: Vec<String> = text
+                .split(|c: char| c.is_ascii_whitespace() || c.is_ascii_control() || c == '_')
+                .filter(|w| !w.is_empty())
+                .map(str::to_ascii_lowercase)
+                .collect();
+            prop_assert_eq!(fold(&text), words.join(" "));
+        }
+
+        #[test]
+        fn folding_mixed_text_is_idempotent(text in "[a-zA-Z _\u{c0}-\u{17f}\u{400}-\u{44f}\u{2018}-\u{201e}\u{200b}]{0,120}") {
+            let once = fold(&text);
+            prop_assert_eq!(fold(&once), once.clone());
+            prop_assert!(!once.starts_with(' ') && !once.ends_with(' ') && !once.contains("  "));
+            prop_assert!(!once.bytes().any(|b| b.is_ascii_uppercase()));
         }
 
         #[test]

@@ -63,8 +63,14 @@ fn invisible(c: char) -> bool {
 pub fn obfuscation(subject: Option<&str>, text: &str) -> Obfuscation {
     let mut found = Obfuscation::default();
     let body = crate::parse::prefix(text, MAX_TEXT);
-    for part in [subject.unwrap_or(""), body] {
-        for word in part.split(|c: char| !(c.is_alphanumeric() || invisible(c))) {
+    // ASCII has neither other alphabets nor invisible characters: most
+    // text, and most words of the rest, are passed over at once.
+    for part in [subject.unwrap_or(""), body]
+        .into_iter()
+        .filter(|p| !p.is_ascii())
+    {
+        let words = part.split(|c: char| !(c.is_alphanumeric() || invisible(c)));
+        for word in words.filter(|w| !w.is_ascii()) {
             let mut latin = false;
             let mut other = false;
             for c in word.chars() {

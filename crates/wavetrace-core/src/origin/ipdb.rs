@@ -823,35 +823,7 @@ fn split_fields<'a>(line: &'a str, fields: &mut Vec<Cow<'a, str>>) -> Result<(),
     }
 }
 
-/// The multiply-rotate hash of rustc's `FxHasher`: interning hashes a few hundred
-/// thousand short keys read from a file the user chose, where SipHash's resistance to
-/// crafted collisions buys nothing and costs a tenth of the load time.
-#[derive(Default, Clone, Copy)]
-struct FxHasher(u64);
-
-impl std::hash::Hasher for FxHasher {
-    fn write(&mut self, bytes: &[u8]) {
-        let mut chunks = bytes.chunks_exact(8);
-        for chunk in &mut chunks {
-            let mut word = [0u8; 8];
-            word.copy_from_slice(chunk);
-            self.write_u64(u64::from_le_bytes(word));
-        }
-        for &b in chunks.remainder() {
-            self.write_u64(u64::from(b));
-        }
-    }
-
-    fn write_u64(&mut self, n: u64) {
-        self.0 = (self.0.rotate_left(5) ^ n).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
-    }
-
-    fn finish(&self) -> u64 {
-        self.0
-    }
-}
-
-type FxMap<K, V> = HashMap<K, V, std::hash::BuildHasherDefault<FxHasher>>;
+type FxMap<K, V> = HashMap<K, V, crate::fxhash::FxBuildHasher>;
 
 /// Interns organisation names and attribute combinations while loading.
 #[derive(Default)]
