@@ -52,17 +52,23 @@ const MAX_VALUE: usize = 300;
 /// The verdict in one header, or None when the header is not a known
 /// receiver verdict.
 pub fn read(name: &str, value: &str) -> Option<ReceiverVerdict> {
-    let lower = name.to_ascii_lowercase();
-    if !HEADERS.contains(&lower.as_str()) {
-        return None;
-    }
-    let (spam, score) = interpret(&lower, value);
+    let lower = known_header(name)?;
+    let (spam, score) = interpret(lower, value);
     Some(ReceiverVerdict {
         header: name.to_string(),
         value: clip(value, MAX_VALUE),
         spam,
         score,
     })
+}
+
+/// The lower-case name of a receiver's verdict header, when `name` is one:
+/// callers check the name before they unfold the value.
+pub fn known_header(name: &str) -> Option<&'static str> {
+    HEADERS
+        .iter()
+        .copied()
+        .find(|h| h.eq_ignore_ascii_case(name))
 }
 
 /// What the value says, per vendor convention: SCL 5 and above is spam

@@ -16,6 +16,7 @@
 //! controls is bounded: the input is cut at [`MAX_HEADER_LEN`] bytes and every kept
 //! string at [`MAX_FIELD_LEN`].
 
+use std::borrow::Cow;
 use std::net::{IpAddr, Ipv4Addr};
 
 use mail_parser::DateTime;
@@ -242,7 +243,18 @@ fn keep(s: &str) -> String {
 }
 
 /// Replaces folding white space (RFC 5322 3.2.2) and control characters with single spaces.
-fn unfold(s: &str) -> String {
+/// Borrowed when there is nothing to replace: printable ASCII with single spaces
+/// between words, as most Received fields are once mail-parser has cut them out.
+fn unfold(s: &str) -> Cow<'_, str> {
+    let mut after_space = true;
+    let clean = s.bytes().all(|c| {
+        let ok = (0x21..=0x7e).contains(&c) || (c == b' ' && !after_space);
+        after_space = c == b' ';
+        ok
+    });
+    if clean && !after_space {
+        return Cow::Borrowed(s);
+    }
     let mut out = String::with_capacity(s.len());
     let mut space = false;
     for c in s.chars() {
@@ -256,7 +268,7 @@ fn unfold(s: &str) -> String {
             out.push(c);
         }
     }
-    out
+    Cow::Owned(out)
 }
 
 // ---------------------------------------------------------------------------

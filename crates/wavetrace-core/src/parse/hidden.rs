@@ -315,10 +315,16 @@ fn clean_style(style: &str) -> Cow<'_, str> {
     if style.contains('&') {
         style = Cow::Owned(decode_entities(&style));
     }
-    if style.contains("/*") {
+    if has_comment(&style) {
         style = Cow::Owned(without_comments(&style));
     }
     style
+}
+
+/// Whether CSS text has a `/*`: a `memchr` for the slash, as most styles
+/// have none.
+fn has_comment(css: &str) -> bool {
+    memchr::memchr_iter(b'/', css.as_bytes()).any(|at| css.as_bytes().get(at + 1) == Some(&b'*'))
 }
 
 /// CSS text without its `/* ... */` comments; an unclosed comment runs to
@@ -462,7 +468,7 @@ fn hidden_element_types(css: &str, types: &mut Vec<(TagName, Visibility)>) {
     if find(css.as_bytes(), 0, b"none").is_none() && find(css.as_bytes(), 0, b"hidden").is_none() {
         return;
     }
-    let css = if css.contains("/*") {
+    let css = if has_comment(css) {
         Cow::Owned(without_comments(css))
     } else {
         Cow::Borrowed(css)
@@ -572,18 +578,56 @@ fn pixels(value: &str) -> u32 {
 /// Words of a text segment: runs of two or more letters, character
 /// references (`&nbsp;`, `&#160;`) skipped.
 fn words(text: &str) -> Words<'_> {
-    Words { text, at: 0 }
+    Words {
+        text,
+        at: 0,
+        ascii: text.is_ascii(),
+    }
 }
 
 struct Words<'a> {
     text: &'a str,
     at: usize,
+    /// The text is ASCII: read bytes, not characters.
+    ascii: bool,
+}
+
+impl<'a> Words<'a> {
+    /// [`Iterator::next`] for ASCII text, a byte loop.
+    fn next_ascii(&mut self) -> Option<&'a str> {
+        let bytes = self.text.as_bytes();
+        loop {
+            let start = self.at
+                + bytes
+                    .get(self.at..)?
+                    .iter()
+                    .position(|b| b.is_ascii_alphabetic() || *b == b'&')?;
+            let run_end = |from: usize, keep: fn(&u8) -> bool| {
+                bytes[from..]
+                    .iter()
+                    .position(|b| !keep(b))
+                    .map_or(bytes.len(), |n| from + n)
+            };
+            if bytes[start] == b'&' {
+                self.at = run_end(start + 1, |b| b.is_ascii_alphanumeric() || *b == b'#');
+                continue;
+            }
+            let end = run_end(start, u8::is_ascii_alphabetic);
+            self.at = end;
+            if end - start >= 2 {
+                return self.text.get(start..end);
+            }
+        }
+    }
 }
 
 impl<'a> Iterator for Words<'a> {
     type Item = &'a str;
 
     fn next(&mut self) -> Option<&'a str> {
+        if self.ascii {
+            return self.next_ascii();
+        }
         loop {
             let rest = self.text.get(self.at..)?;
             let (offset, c) = rest
@@ -658,11 +702,16 @@ fn novel_words(html: &str, segments: &[(Range<usize>, bool)]) -> u32 {
 /// its lower-case characters (a collision only makes a hidden word count as
 /// seen).
 fn folded_key(word: &str) -> u64 {
+    const SEED: u64 = 0xcbf2_9ce4_8422_2325;
+    let step = |hash: u64, c: u64| (hash ^ c).wrapping_mul(0x0100_0000_01b3);
+    if word.is_ascii() {
+        return word.bytes().fold(SEED, |hash, b| {
+            step(hash, u64::from(b.to_ascii_lowercase()))
+        });
+    }
     word.chars()
         .flat_map(char::to_lowercase)
-        .fold(0xcbf2_9ce4_8422_2325, |hash, c| {
-            (hash ^ u64::from(c)).wrapping_mul(0x0100_0000_01b3)
-        })
+        .fold(SEED, |hash, c| step(hash, u64::from(c)))
 }
 
 /// The start of the hidden text, whitespace collapsed.
@@ -871,6 +920,24 @@ mod tests {
             "",
         ] {
             assert_eq!(count_words(text) as usize, words(text).count(), "{text}");
+        }
+    }
+
+    proptest::proptest! {
+        /// The byte loop for ASCII reads the words the character loop reads,
+        /// and keys them alike.
+        #[test]
+        fn ascii_words_read_as_characters_do(text in "[ -~\t\n]{0,120}") {
+            let by_chars = Words { text: &text, at: 0, ascii: false };
+            let expected: Vec<&str> = by_chars.collect();
+            proptest::prop_assert_eq!(words(&text).collect::<Vec<_>>(), expected.clone());
+            for word in expected {
+                let by_char_key = word
+                    .chars()
+                    .flat_map(char::to_lowercase)
+                    .fold(0xcbf2_9ce4_8422_2325, |h: u64, c| (h ^ u64::from(c)).wrapping_mul(0x0100_0000_01b3));
+                proptest::prop_assert_eq!(folded_key(word), by_char_key);
+            }
         }
     }
 

@@ -538,6 +538,7 @@ fn receiver_verdicts(
 ) -> Vec<crate::detect::receiver::ReceiverVerdict> {
     headers
         .iter()
+        .filter(|h| crate::detect::receiver::known_header(h.name.as_str()).is_some())
         .filter_map(|h| {
             let value = unfold(header_slice(raw, h.offset_start, h.offset_end));
             crate::detect::receiver::read(h.name.as_str(), value.trim())

@@ -518,6 +518,18 @@ proptest::proptest! {
         proptest::prop_assert!(h.from_helo.as_deref().is_none_or(|x| x.len() <= MAX_FIELD_LEN));
     }
 
+    /// Unfolding ASCII leaves its words one space apart, whether the field
+    /// needed unfolding or was borrowed as it was.
+    #[test]
+    fn unfolding_keeps_words_one_space_apart(s in "[ -~\t\r\n\x0b\x7f]{0,200}") {
+        let words: Vec<&str> = s
+            .split(|c: char| c.is_whitespace() || c.is_control())
+            .filter(|w| !w.is_empty())
+            .collect();
+        let unfolded = unfold(&s);
+        proptest::prop_assert_eq!(unfolded.as_ref(), words.join(" "));
+    }
+
     /// Any bytes (read lossily, as the record does) give a hop.
     #[test]
     fn any_bytes_give_a_hop(b in proptest::collection::vec(proptest::num::u8::ANY, 0..600)) {
