@@ -476,7 +476,7 @@ const STOPWORDS: [&[&str]; 6] = [
     ],
 ];
 
-/// [`STOPWORDS`] as a sorted table of (word, bit set of languages).
+/// [`STOPWORDS`] as a table of word to bit set of languages.
 fn stopword_table() -> HashMap<&'static str, u8, FxBuildHasher> {
     let mut table: HashMap<&'static str, u8, FxBuildHasher> = HashMap::default();
     for (language, words) in STOPWORDS.iter().enumerate() {

@@ -52,14 +52,18 @@ const MAX_VALUE: usize = 300;
 /// The verdict in one header, or None when the header is not a known
 /// receiver verdict.
 pub fn read(name: &str, value: &str) -> Option<ReceiverVerdict> {
-    let lower = known_header(name)?;
+    Some(read_known(known_header(name)?, name, value))
+}
+
+/// [`read`] for a header [`known_header`] already named (`lower`).
+pub fn read_known(lower: &'static str, name: &str, value: &str) -> ReceiverVerdict {
     let (spam, score) = interpret(lower, value);
-    Some(ReceiverVerdict {
+    ReceiverVerdict {
         header: name.to_string(),
         value: clip(value, MAX_VALUE),
         spam,
         score,
-    })
+    }
 }
 
 /// The lower-case name of a receiver's verdict header, when `name` is one:

@@ -148,7 +148,7 @@ impl Scan {
         let bytes = html.as_bytes();
         let mut scan = Scan::default();
         let mut stack: Vec<Frame> = Vec::new();
-        let mut hidden_types: Vec<(TagName, Visibility)> = Vec::new();
+        let mut hidden_types: Vec<(TagName, SheetRule)> = Vec::new();
         let mut text_start = 0;
         let mut at = 0;
         while let Some(found) = memchr::memchr(b'<', bytes.get(at..).unwrap_or(&[])) {
@@ -209,7 +209,9 @@ impl Scan {
                 if name.as_bytes() == b"style" {
                     let css = html.get(content..at).unwrap_or("");
                     scan.offset_px = scan.offset_px.max(style_sheet_offset(css));
-                    hidden_element_types(css, &mut hidden_types);
+                    if for_screens(&attributes) {
+                        hidden_element_types(css, &mut hidden_types);
+                    }
                 }
                 continue;
             }
@@ -224,7 +226,8 @@ impl Scan {
                 visibility.not_shown = true;
             }
             // The style sheet's rule for the element type, then the inline
-            // style, which overrides it.
+            // style, which overrides it (unless the sheet's `display:none`
+            // is `!important` and the inline `display` is not).
             let by_sheet = hidden_types
                 .iter()
                 .find(|(hidden, _)| *hidden == name)
@@ -232,19 +235,21 @@ impl Scan {
             if let Some(sheet) = by_sheet {
                 visibility.invisible |= sheet.invisible;
             }
-            let mut display_shown = false;
+            let mut inline = Declared::default();
             for (attribute, value) in attributes {
                 if attribute.eq_ignore_ascii_case("style") {
-                    let declared = apply_style(&clean_style(value), &mut visibility, Offsets::All);
-                    scan.offset_px = scan.offset_px.max(declared.offset);
-                    display_shown |= declared.display_shown;
+                    inline = apply_style(&clean_style(value), &mut visibility, Offsets::All);
+                    scan.offset_px = scan.offset_px.max(inline.offset);
                 } else if attribute.eq_ignore_ascii_case("hidden") {
                     visibility.removed = true;
                 } else if attribute.eq_ignore_ascii_case("height") {
                     scan.offset_px = scan.offset_px.max(pixels(value));
                 }
             }
-            if by_sheet.is_some_and(|sheet| sheet.removed) && !display_shown {
+            let shown_inline = |sheet: SheetRule| {
+                inline.display_shown && (inline.display_important || !sheet.important)
+            };
+            if by_sheet.is_some_and(|sheet| sheet.display_none && !shown_inline(sheet)) {
                 visibility.removed = true;
             }
             // `<div/>` opens a div in HTML, as browsers read it: only void
@@ -297,15 +302,64 @@ fn pop(stack: &mut Vec<Frame>, name: TagName) {
     }
 }
 
-/// What a style declares besides hiding.
+/// What a style declares besides what it does to a [`Visibility`].
 #[derive(Debug, Clone, Copy, Default)]
 struct Declared {
     /// The largest offset in pixels.
     offset: u32,
-    /// `display` set to something other than `none`: an inline style that
-    /// shows what a style sheet hid.
+    /// `display: none`.
+    display_none: bool,
+    /// `display` set to a box that shows (`block`, `inline`, ...): an inline
+    /// style that shows what a style sheet hid. An unknown value is ignored
+    /// by browsers, and here.
     display_shown: bool,
+    /// The `display` declaration is `!important`.
+    display_important: bool,
 }
+
+/// What a style sheet's rule does to every element of a type.
+#[derive(Debug, Clone, Copy)]
+struct SheetRule {
+    display_none: bool,
+    /// Its `display: none` is `!important`: an inline `display` does not
+    /// override it unless it is too.
+    important: bool,
+    /// `visibility: hidden`, until a descendant says `visible`.
+    invisible: bool,
+}
+
+/// `display` values that show an element's box, the global keywords
+/// included (for `display`, each resolves to a shown box or to the parent's).
+const SHOWN_DISPLAYS: &[&str] = &[
+    "inline",
+    "block",
+    "inline-block",
+    "flex",
+    "inline-flex",
+    "grid",
+    "inline-grid",
+    "table",
+    "inline-table",
+    "table-row",
+    "table-cell",
+    "table-row-group",
+    "table-header-group",
+    "table-footer-group",
+    "table-column",
+    "table-column-group",
+    "table-caption",
+    "list-item",
+    "contents",
+    "flow-root",
+    "flow",
+    "run-in",
+    "ruby",
+    "initial",
+    "inherit",
+    "unset",
+    "revert",
+    "revert-layer",
+];
 
 /// A style attribute as a browser reads it: character references decoded
 /// (`display&colon;none`) and comments removed (`display:/**/none`).
@@ -347,8 +401,7 @@ fn without_comments(css: &str) -> String {
 /// (`color`, `font-family`, `text-align`) are passed over on their first
 /// letter.
 fn apply_style(style: &str, visibility: &mut Visibility, offsets: Offsets) -> Declared {
-    let mut offset = 0;
-    let mut display_shown = false;
+    let mut declared = Declared::default();
     let mut rest = style.as_bytes();
     while !rest.is_empty() {
         let end = memchr::memchr(b';', rest).unwrap_or(rest.len());
@@ -374,14 +427,25 @@ fn apply_style(style: &str, visibility: &mut Visibility, offsets: Offsets) -> De
         // `!important`, `! important`: no value these properties take has
         // a `!` of its own.
         let value = declaration[colon + 1..].trim_ascii();
-        let value =
-            memchr::memchr(b'!', value).map_or(value, |bang| value[..bang].trim_ascii_end());
+        let bang = memchr::memchr(b'!', value);
+        let important = bang.is_some_and(|at| {
+            value[at + 1..]
+                .trim_ascii()
+                .eq_ignore_ascii_case(b"important")
+        });
+        let value = bang.map_or(value, |at| value[..at].trim_ascii_end());
         let value = std::str::from_utf8(value).unwrap_or_default();
         match property {
             b"display" => {
-                let none = value.eq_ignore_ascii_case("none");
+                let first = value.split_ascii_whitespace().next().unwrap_or("");
+                let none = first.eq_ignore_ascii_case("none");
+                let shown = SHOWN_DISPLAYS.iter().any(|d| d.eq_ignore_ascii_case(first));
                 visibility.removed |= none;
-                display_shown = !none;
+                if none || shown {
+                    declared.display_none = none;
+                    declared.display_shown = shown;
+                    declared.display_important = important;
+                }
             }
             b"opacity" | b"max-height" => {
                 visibility.removed |= numeric(value).is_some_and(|n| n == 0.0);
@@ -394,21 +458,20 @@ fn apply_style(style: &str, visibility: &mut Visibility, offsets: Offsets) -> De
             // Properties whose size moves content down (the offset check);
             // `margin` and `padding` start with the top.
             b"margin" | b"margin-top" | b"padding" | b"padding-top" | b"top" | b"height"
-            | b"min-height" | b"line-height" => offset = offset.max(pixels(value)),
+            | b"min-height" | b"line-height" => {
+                declared.offset = declared.offset.max(pixels(value));
+            }
             // And aside: in a style sheet, `.sr-only { left: -10000px }` is
             // how pages keep text for screen readers, so these count inline only.
             b"margin-left" | b"padding-left" | b"left" | b"text-indent" | b"width"
                 if offsets == Offsets::All =>
             {
-                offset = offset.max(pixels(value));
+                declared.offset = declared.offset.max(pixels(value));
             }
             _ => {}
         }
     }
-    Declared {
-        offset,
-        display_shown,
-    }
+    declared
 }
 
 /// Which offsets a style counts.
@@ -462,8 +525,9 @@ fn style_sheet_offset(css: &str) -> u32 {
 /// `blockquote`) and whose declarations hide (`display:none`,
 /// `visibility:hidden`). Rules inside `@media` and other at-rules apply only
 /// sometimes, and class or compound selectors (`.mobile_hide`, `div.x`)
-/// only to some elements: neither counts.
-fn hidden_element_types(css: &str, types: &mut Vec<(TagName, Visibility)>) {
+/// only to some elements: neither counts. The scan is one pass, so a rule
+/// reaches the elements after its style sheet, which in mail is in the head.
+fn hidden_element_types(css: &str, types: &mut Vec<(TagName, SheetRule)>) {
     // Most style sheets hide nothing: read the rules only when they can.
     if find(css.as_bytes(), 0, b"none").is_none() && find(css.as_bytes(), 0, b"hidden").is_none() {
         return;
@@ -485,16 +549,33 @@ fn hidden_element_types(css: &str, types: &mut Vec<(TagName, Visibility)>) {
             continue;
         }
         let mut hides = Visibility::default();
-        apply_style(declarations, &mut hides, Offsets::Vertical);
-        if !(hides.removed || hides.invisible) {
+        let declared = apply_style(declarations, &mut hides, Offsets::Vertical);
+        let rule = SheetRule {
+            display_none: declared.display_none,
+            important: declared.display_important,
+            invisible: hides.invisible,
+        };
+        if !(rule.display_none || rule.invisible) {
             continue;
         }
         for name in bare_types().map(|s| TagName::new(s.as_bytes())) {
             if types.len() < MAX_HIDDEN_TYPES && !types.iter().any(|(n, _)| *n == name) {
-                types.push((name, hides));
+                types.push((name, rule));
             }
         }
     }
+}
+
+/// Whether a `<style>` element applies on screen: no `media` attribute, or
+/// one that names `screen` or `all` (`media="print"` does not).
+fn for_screens(attributes: &[(&str, &str)]) -> bool {
+    attributes
+        .iter()
+        .filter(|(name, _)| name.eq_ignore_ascii_case("media"))
+        .all(|(_, media)| {
+            let media = media.to_ascii_lowercase();
+            media.trim().is_empty() || media.contains("screen") || media.contains("all")
+        })
 }
 
 /// The rules of a style sheet (comments removed) that are not inside an
@@ -528,7 +609,14 @@ fn top_level_rules(css: &str) -> impl Iterator<Item = (&str, &str)> {
                 end += 1;
             }
             at = end;
-            let selectors = selectors.trim();
+            // Style sheets in mail are often wrapped in `<!-- ... -->`.
+            let mut selectors = selectors.trim();
+            while let Some(rest) = selectors
+                .strip_prefix("<!--")
+                .or_else(|| selectors.strip_prefix("-->"))
+            {
+                selectors = rest.trim_start();
+            }
             if nested || selectors.starts_with('@') {
                 continue;
             }
@@ -865,6 +953,60 @@ mod tests {
         );
         assert_eq!(m.hidden_words, 2);
         let m = page("q { display: none", body);
+        assert_eq!(m.hidden_words, 0);
+        // A sheet wrapped in an HTML comment, as Outlook writes them.
+        let m = page("<!-- q { display:none } -->", body);
+        assert_eq!(m.hidden_words, 2);
+        // Print style sheets do not apply on screen.
+        let m = measured(&format!(
+            "<style media=\"print\">q{{display:none}}</style>{body}"
+        ));
+        assert_eq!(m.hidden_words, 0);
+        let m = measured(&format!(
+            "<style media=\"screen, print\">q{{display:none}}</style>{body}"
+        ));
+        assert_eq!(m.hidden_words, 2);
+    }
+
+    #[test]
+    fn an_inline_display_overrides_a_sheet_as_in_browsers() {
+        let page = |css: &str, style: &str| {
+            measured(&format!(
+                r#"<style>{css}</style><q style="{style}">pad words</q>"#
+            ))
+            .hidden_words
+        };
+        // An invalid value is ignored; a valid one shows the element.
+        assert_eq!(page("q{display:none}", "display:xyz"), 2);
+        assert_eq!(page("q{display:none}", "display:block"), 0);
+        // An `!important` sheet wins over a plain inline display.
+        assert_eq!(page("q{display:none!important}", "display:block"), 2);
+        assert_eq!(
+            page("q{display:none!important}", "display:block !important"),
+            0
+        );
+        // Only display and visibility count from a sheet: an inline display
+        // does not undo an opacity it never set, and none is taken.
+        assert_eq!(page("q{opacity:0}", ""), 0);
+        assert_eq!(page("q{visibility:hidden}", "display:block"), 2);
+    }
+
+    #[test]
+    fn style_sheet_types_are_bounded_and_names_cut() {
+        // More hidden types than tracked: the first ones count.
+        let css: String = (0..MAX_HIDDEN_TYPES + 4)
+            .map(|i| format!("x{i}{{display:none}}"))
+            .collect();
+        let body: String = (0..MAX_HIDDEN_TYPES + 4)
+            .map(|i| format!("<x{i}>pad words</x{i}>"))
+            .collect();
+        let m = measured(&format!("<style>{css}</style>{body}"));
+        assert_eq!(m.hidden_words as usize, 2 * MAX_HIDDEN_TYPES);
+        // A selector longer than a tracked name is not a type.
+        let long = "a".repeat(NAME_BYTES + 1);
+        let m = measured(&format!(
+            "<style>{long}{{display:none}}</style><{long}>pad words</{long}>"
+        ));
         assert_eq!(m.hidden_words, 0);
     }
 

@@ -538,10 +538,15 @@ fn receiver_verdicts(
 ) -> Vec<crate::detect::receiver::ReceiverVerdict> {
     headers
         .iter()
-        .filter(|h| crate::detect::receiver::known_header(h.name.as_str()).is_some())
         .filter_map(|h| {
+            // The name first: unfolding every header's value costs.
+            let known = crate::detect::receiver::known_header(h.name.as_str())?;
             let value = unfold(header_slice(raw, h.offset_start, h.offset_end));
-            crate::detect::receiver::read(h.name.as_str(), value.trim())
+            Some(crate::detect::receiver::read_known(
+                known,
+                h.name.as_str(),
+                value.trim(),
+            ))
         })
         .take(32)
         .collect()

@@ -5,6 +5,7 @@
 //! (`href`, `src`, `action`, ...). Nothing here fetches or resolves a URL.
 
 use super::html::end_of_element;
+use super::prefix;
 use crate::record::{FoundUrl, UrlContext};
 
 /// URLs longer than this are cut (at a character boundary): tracking URLs
@@ -77,28 +78,75 @@ pub fn html_attribute_urls(html: &str, out: &mut Vec<RawUrl>) {
     }
 }
 
+/// CSS `url()` values kept from one part: enough for any picture a spam
+/// shows; a flood of `url(` stops here.
+const MAX_CSS_URLS: usize = 256;
+
 /// The `url(...)` values of CSS text (a style attribute or a style sheet):
 /// background images are how some spam shows its one picture without an
-/// `<img>`. Kept as `src`; relative ones are dropped like any other.
+/// `<img>`. Kept as `src`; relative ones are dropped like any other, and so
+/// are fonts (`src: url(...)` in `@font-face`), imported sheets and `data:`
+/// values (embedded fonts): what a page is dressed in, not what it shows.
+/// A value is read within [`MAX_URL_LEN`] bytes, and the scan goes on after
+/// it, so the work is linear.
 fn css_urls(css: &str, out: &mut Vec<RawUrl>) {
     let bytes = css.as_bytes();
     let mut at = 0;
+    let mut kept = 0;
     while let Some(found) = memchr::memchr(b'(', bytes.get(at..).unwrap_or_default()) {
         let open = at + found;
         at = open + 1;
         let is_url = open >= 3 && bytes[open - 3..open].eq_ignore_ascii_case(b"url");
-        if !is_url {
+        if !is_url || dresses_the_page(css, open - 3) {
             continue;
         }
-        let rest = css.get(open + 1..).unwrap_or("").trim_start();
-        let value = match rest.as_bytes().first() {
-            Some(&q @ (b'"' | b'\'')) => rest[1..].split(char::from(q)).next(),
-            _ => rest.split(')').next(),
+        let rest = prefix(css.get(open + 1..).unwrap_or(""), MAX_URL_LEN);
+        let trimmed = rest.trim_start();
+        let (value, consumed) = match trimmed.as_bytes().first() {
+            Some(&q @ (b'"' | b'\'')) => {
+                let inner = &trimmed[1..];
+                let end = inner.find(char::from(q)).unwrap_or(inner.len());
+                (&inner[..end], rest.len() - trimmed.len() + 1 + end)
+            }
+            _ => {
+                let end = trimmed.find(')').unwrap_or(trimmed.len());
+                (&trimmed[..end], rest.len() - trimmed.len() + end)
+            }
         };
-        if let Some(url) = value.and_then(|v| absolute_url(v.trim())) {
+        at = open + 1 + consumed;
+        let value = value.trim();
+        if value
+            .get(..5)
+            .is_some_and(|s| s.eq_ignore_ascii_case("data:"))
+        {
+            continue;
+        }
+        if let Some(url) = absolute_url(value) {
             out.push((url, UrlContext::Src, None));
+            kept += 1;
+            if kept == MAX_CSS_URLS {
+                return;
+            }
         }
     }
+}
+
+/// Whether the `url(` at `at` is a font source or an `@import`: the
+/// declaration before it (back to `;`, `{` or `}`, at most 64 bytes) starts
+/// with `src` or `@import`.
+fn dresses_the_page(css: &str, at: usize) -> bool {
+    let before = &css.as_bytes()[at.saturating_sub(64)..at];
+    let start = before
+        .iter()
+        .rposition(|b| matches!(b, b';' | b'{' | b'}'))
+        .map_or(0, |p| p + 1);
+    let declaration = before[start..].trim_ascii_start();
+    declaration
+        .get(..3)
+        .is_some_and(|p| p.eq_ignore_ascii_case(b"src"))
+        || declaration
+            .get(..7)
+            .is_some_and(|p| p.eq_ignore_ascii_case(b"@import"))
 }
 
 /// The visible text of the link whose start tag ends at `from`: the HTML up
@@ -289,7 +337,9 @@ pub fn decode_entities(value: &str) -> String {
     while let Some(amp) = rest.find('&') {
         out.push_str(&rest[..amp]);
         let after = &rest[amp + 1..];
-        let semi = after.find(';').filter(|&s| s <= 10);
+        // A reference is short: look for its `;` within 11 bytes, so a run
+        // of `&` without one stays linear.
+        let semi = after.bytes().take(11).position(|b| b == b';');
         let decoded = semi.and_then(|s| decode_entity(&after[..s]).map(|c| (c, s)));
         match decoded {
             Some((c, s)) => {
@@ -523,25 +573,36 @@ mod tests {
     #[test]
     fn css_background_images_are_found() {
         let found = html(
-            r#"<style>@import url("https://fonts.example/css"); .bg { background: URL( 'https://i.imgur.com/a.png' ) }</style>
+            r#"<style>@import url("https://fonts.example/css"); .bg { background: URL( 'https://i.imgur.com/a.png' ) }
+               @font-face { font-family: x; src: url(https://fonts.example/x.woff2) format("woff2"), url(data:font/woff;base64,AAAA) }</style>
                <div style="background: url(&quot;https://imgur.com/ENRQ6Hw.png&quot;) no-repeat; width:1px">x</div>
-               <div style="background-image:url(/relative.png)">y</div><p>see url(https://text.example/) here</p>"#,
+               <div style="background-image:url(/relative.png)">y</div><p>see url(https://text.example/) here</p>
+               <div style="background:url(data:image/png;base64,iVBORw0KGgo=)">z</div>"#,
         );
         assert_eq!(
             found,
             vec![
-                ("https://fonts.example/css".to_string(), UrlContext::Src),
                 ("https://i.imgur.com/a.png".to_string(), UrlContext::Src),
                 ("https://imgur.com/ENRQ6Hw.png".to_string(), UrlContext::Src),
             ]
         );
         // An unclosed `url(` or style sheet ends with the text.
-        assert!(html(r#"<style>a{background:url(https://x.example/a"#).len() == 1);
+        assert_eq!(
+            html(r#"<style>a{background:url(https://x.example/a"#).len(),
+            1
+        );
         assert!(html(r#"<p style="background:url(">x</p>"#).is_empty());
         // Style sheets inside style sheets, or unclosed, are read once.
         let flood = "<style>".repeat(200_000) + "a{background:url(https://x.example/a)}</style>";
         assert_eq!(html(&flood).len(), 1);
         assert!(html(&"<style>".repeat(200_000)).is_empty());
+        // A flood of unclosed `url(` values is read in linear time and
+        // keeps a bounded number of them.
+        let flood = format!("<style>{}</style>", "a{background:url(a:".repeat(200_000));
+        assert_eq!(html(&flood).len(), MAX_CSS_URLS);
+        // So is a style of `&` with no `;` (character references are short).
+        let flood = format!(r#"<p style="url({})">x</p>"#, "&".repeat(400_000));
+        assert!(html(&flood).is_empty());
     }
 
     #[test]
