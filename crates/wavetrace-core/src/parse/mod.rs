@@ -118,7 +118,10 @@ pub(crate) fn hex(bytes: &[u8]) -> String {
 
 pub(crate) fn parser() -> &'static MessageParser {
     static PARSER: OnceLock<MessageParser> = OnceLock::new();
-    // Received headers stay raw: origin tracing parses them itself.
+    // Only the fields read through mail-parser's values are parsed. Every
+    // other field (Received, the trace and verdict headers, X-Mailer, ...)
+    // is read from the raw bytes by its offsets, so mail-parser need not
+    // copy it into a string of its own: it keeps its name and offsets only.
     PARSER.get_or_init(|| {
         MessageParser::new()
             .with_mime_headers()
@@ -126,7 +129,7 @@ pub(crate) fn parser() -> &'static MessageParser {
             .with_address_headers()
             .with_message_ids()
             .header_text(HeaderName::Subject)
-            .header_raw(HeaderName::Received)
+            .default_header_ignore()
     })
 }
 
