@@ -369,31 +369,28 @@ fn clean_style(style: &str) -> Cow<'_, str> {
     if style.contains('&') {
         style = Cow::Owned(decode_entities(&style));
     }
-    if has_comment(&style) {
-        style = Cow::Owned(without_comments(&style));
+    if let Cow::Owned(bare) = without_comments(&style) {
+        style = Cow::Owned(bare);
     }
     style
 }
 
-/// Whether CSS text has a `/*`: a `memchr` for the slash, as most styles
-/// have none.
-fn has_comment(css: &str) -> bool {
-    memchr::memchr_iter(b'/', css.as_bytes()).any(|at| css.as_bytes().get(at + 1) == Some(&b'*'))
-}
-
 /// CSS text without its `/* ... */` comments; an unclosed comment runs to
-/// the end.
-fn without_comments(css: &str) -> String {
+/// the end. Borrowed when there is none, as in most styles.
+fn without_comments(css: &str) -> Cow<'_, str> {
+    let bytes = css.as_bytes();
+    let Some(first) = find(bytes, 0, b"/*") else {
+        return Cow::Borrowed(css);
+    };
     let mut out = String::with_capacity(css.len());
-    let mut rest = css;
-    while let Some(open) = rest.find("/*") {
-        out.push_str(&rest[..open]);
-        rest = rest[open + 2..]
-            .find("*/")
-            .map_or("", |close| &rest[open + 2 + close + 2..]);
+    let (mut kept, mut open) = (0, Some(first));
+    while let Some(at) = open {
+        out.push_str(&css[kept..at]);
+        kept = find(bytes, at + 2, b"*/").map_or(bytes.len(), |close| close + 2);
+        open = find(bytes, kept, b"/*");
     }
-    out.push_str(rest);
-    out
+    out.push_str(&css[kept..]);
+    Cow::Owned(out)
 }
 
 /// Applies a style's declarations to `visibility`. A byte loop: it runs
@@ -532,11 +529,7 @@ fn hidden_element_types(css: &str, types: &mut Vec<(TagName, SheetRule)>) {
     if find(css.as_bytes(), 0, b"none").is_none() && find(css.as_bytes(), 0, b"hidden").is_none() {
         return;
     }
-    let css = if has_comment(css) {
-        Cow::Owned(without_comments(css))
-    } else {
-        Cow::Borrowed(css)
-    };
+    let css = without_comments(css);
     for (selectors, declarations) in top_level_rules(&css) {
         let bare_types = || {
             selectors
