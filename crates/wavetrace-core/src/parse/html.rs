@@ -1,7 +1,8 @@
 //! What a reader sees of an HTML part: its text without style sheets,
 //! scripts or the head, with the words of adjacent blocks kept apart.
 //!
-//! mail-parser's `html_to_text` does the conversion, but it recognises
+//! mail-parser's `html_to_text` conversion does the rest (our faster copy
+//! of it, [`super::html_to_text`]), but it recognises
 //! `<style>`, `<script>` and `<head>` only when written without attributes
 //! (`<style type="text/css">` passes its CSS into the text), and it joins
 //! the words of adjacent blocks (`Notice</h1><p>Hello` reads
@@ -47,7 +48,7 @@ const MAX_NAME: usize = 16;
 
 /// The text of an HTML document as a reader sees it.
 pub fn html_text(html: &str) -> String {
-    mail_parser::decoders::html::html_to_text(&prepare(html))
+    super::html_to_text::html_to_text(&prepare(html))
 }
 
 /// `html` without hidden elements, and with a space before block tags.

@@ -10,6 +10,7 @@
 mod defects;
 pub mod hidden;
 pub mod html;
+mod html_to_text;
 mod mime;
 pub(crate) use mime::nested_message_bytes;
 pub mod sniff;
