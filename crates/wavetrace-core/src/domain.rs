@@ -12,9 +12,13 @@
 //! (`host.example`, `mail.corp.local`) has no registrable domain here: such names are
 //! internal or invented, and must not be mistaken for an organisation.
 
+use std::cell::RefCell;
+use std::hash::Hasher;
 use std::sync::OnceLock;
 
 use publicsuffix::{List, Psl};
+
+use crate::fxhash::FxHasher;
 
 /// The bundled Public Suffix List text.
 const PSL_TEXT: &str = include_str!("../../../data/public_suffix_list.dat");
@@ -34,11 +38,51 @@ const MAX_NAME: usize = 253;
 /// that is itself a public suffix (`co.uk`), or a name under a suffix the list does not
 /// know (see the module documentation). A trailing dot is ignored.
 pub fn registrable_domain(host: &str) -> Option<String> {
-    let lower = under_known_suffix(host)?;
-    let domain = list()?.domain(lower.as_bytes())?;
-    std::str::from_utf8(domain.as_bytes())
-        .ok()
-        .map(str::to_string)
+    // A message names the same hosts again and again (each hop's `by` is
+    // the next one's `from`; a link host per link), and mail from one
+    // provider names the same ones: the last answers are kept per thread.
+    thread_local! {
+        static RECENT: RefCell<Vec<Option<Answered>>> = RefCell::new(vec![None; RECENT_SLOTS]);
+    }
+    let slot = {
+        let mut hasher = FxHasher::default();
+        hasher.write(host.as_bytes());
+        (hasher.finish() as usize) % RECENT_SLOTS
+    };
+    let known = RECENT.with_borrow(|recent| match recent.get(slot) {
+        Some(Some((seen, answer))) if **seen == *host => Some(answer.clone()),
+        _ => None,
+    });
+    if let Some(answer) = known {
+        return answer;
+    }
+    let answer = look_up_registrable_domain(host);
+    RECENT.with_borrow_mut(|recent| {
+        if let Some(entry) = recent.get_mut(slot) {
+            *entry = Some((host.into(), answer.clone()));
+        }
+    });
+    answer
+}
+
+/// Hosts whose registrable domain is kept per thread.
+const RECENT_SLOTS: usize = 256;
+
+/// A host and its registrable domain.
+type Answered = (Box<str>, Option<String>);
+
+fn look_up_registrable_domain(host: &str) -> Option<String> {
+    let (mut lower, suffix_len) = under_known_suffix(host)?;
+    // The suffix and the label before it (psl's `List::domain`, without
+    // looking the suffix up a second time).
+    let before_suffix = lower.len().checked_sub(suffix_len + 1)?;
+    let start = lower
+        .get(..before_suffix)
+        .filter(|labels| !labels.is_empty())?
+        .rfind('.')
+        .map_or(0, |dot| dot + 1);
+    lower.replace_range(..start, "");
+    Some(lower)
 }
 
 /// Whether `host` is a well-formed name under a suffix the list knows, the
@@ -49,8 +93,8 @@ pub fn has_known_suffix(host: &str) -> bool {
 }
 
 /// `host` lower-cased when it is a well-formed name (not an address
-/// literal) whose public suffix the list knows.
-fn under_known_suffix(host: &str) -> Option<String> {
+/// literal) whose public suffix the list knows, and that suffix's length.
+fn under_known_suffix(host: &str) -> Option<(String, usize)> {
     let host = host.trim().trim_end_matches('.');
     if host.is_empty() || host.len() > MAX_NAME || host.starts_with('.') || host.starts_with('[') {
         return None;
@@ -67,11 +111,14 @@ fn under_known_suffix(host: &str) -> Option<String> {
     if !valid {
         return None;
     }
-    let lower = host.to_lowercase();
-    list()?
-        .suffix(lower.as_bytes())?
-        .is_known()
-        .then_some(lower)
+    let lower = if host.is_ascii() {
+        host.to_ascii_lowercase()
+    } else {
+        host.to_lowercase()
+    };
+    let suffix = list()?.suffix(lower.as_bytes())?;
+    let suffix_len = suffix.as_bytes().len();
+    suffix.is_known().then_some((lower, suffix_len))
 }
 
 /// Whether `host` is `suffix` or a name under it (`a.pages.dev` under
@@ -191,5 +238,20 @@ mod tests {
         // Non-ASCII vectors (IDN in Unicode form) are matched as given; punycode ones too.
         assert!(fail.is_empty(), "{fail:?}");
         assert_eq!((pass, unknown_tld), (75, 3));
+    }
+
+    proptest::proptest! {
+        /// One suffix lookup gives what psl's `List::domain` (two lookups) gives.
+        #[test]
+        fn registrable_domain_is_psls_domain(
+            labels in proptest::collection::vec("(a|b|co|uk|com|www|pages|dev|github|io|ck|kawasaki|jp|city|é|x-y|1)", 1..6)
+        ) {
+            let host = labels.join(".");
+            let psl = under_known_suffix(&host).and_then(|(lower, _)| {
+                let domain = list()?.domain(lower.as_bytes())?;
+                std::str::from_utf8(domain.as_bytes()).ok().map(str::to_string)
+            });
+            proptest::prop_assert_eq!(registrable_domain(&host), psl);
+        }
     }
 }

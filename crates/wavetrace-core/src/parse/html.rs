@@ -63,7 +63,7 @@ fn prepare(html: &str) -> String {
     let mut at = 0;
     // Per entry of HIDDEN: there is no end tag after this offset.
     let mut unclosed_after = [usize::MAX; HIDDEN.len()];
-    while let Some(found) = html.get(at..).and_then(|rest| rest.find('<')) {
+    while let Some(found) = bytes.get(at..).and_then(|rest| memchr::memchr(b'<', rest)) {
         let open = at + found;
         if bytes.get(open + 1..open + 4) == Some(b"!--") {
             at = find(bytes, open + 4, b"-->").map_or(bytes.len(), |end| end + 3);

@@ -794,7 +794,7 @@ fn header_slice(raw: &[u8], start: u32, end: u32) -> &str {
 
 /// Removes folding (CRLF or LF followed by whitespace, RFC 5322 2.2.3).
 pub fn unfold(value: &str) -> Cow<'_, str> {
-    if !value.contains('\n') {
+    if memchr::memchr(b'\n', value.as_bytes()).is_none() {
         return Cow::Borrowed(value);
     }
     let mut out = String::with_capacity(value.len());

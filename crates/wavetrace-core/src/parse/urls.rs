@@ -329,12 +329,12 @@ pub(super) fn scan_attributes(html: &str, mut pos: usize) -> (usize, Vec<(&str, 
 /// (RFC-less, as browsers do): `&amp;`, `&lt;`, `&gt;`, `&quot;`, `&apos;`,
 /// `&nbsp;`, `&colon;`, `&semi;`, `&#NN;`, `&#xHH;`.
 pub fn decode_entities(value: &str) -> String {
-    if !value.contains('&') {
+    if memchr::memchr(b'&', value.as_bytes()).is_none() {
         return value.to_string();
     }
     let mut out = String::with_capacity(value.len());
     let mut rest = value;
-    while let Some(amp) = rest.find('&') {
+    while let Some(amp) = memchr::memchr(b'&', rest.as_bytes()) {
         out.push_str(&rest[..amp]);
         let after = &rest[amp + 1..];
         // A reference is short: look for its `;` within 11 bytes, so a run
