@@ -344,6 +344,8 @@ pub enum UrlContext {
     Form,
     /// Plain text (text parts, or visible text of HTML).
     Text,
+    /// A link in an attached document: the target of a PDF's URI action.
+    Attachment,
 }
 
 /// One attachment (any part that is not a text or HTML body).

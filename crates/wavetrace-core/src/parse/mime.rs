@@ -1,6 +1,7 @@
 //! One iterative walk over the MIME tree (nested messages included) that
-//! yields the structure summary, the attachments, the URLs of HTML parts and
-//! the MIME defects, within the part and depth limits.
+//! yields the structure summary, the attachments, the URLs of HTML parts
+//! and attached PDFs, and the MIME defects, within the part and depth
+//! limits.
 
 use mail_parser::{Encoding, Message, MessagePart, MimeHeaders, PartType};
 
@@ -15,7 +16,8 @@ const MAX_STRUCTURE_LEN: usize = 4096;
 pub(super) struct MimeWalk {
     pub summary: MimeSummary,
     pub attachments: Vec<Attachment>,
-    pub html_urls: Vec<super::urls::RawUrl>,
+    /// The URLs of HTML parts' attributes and of attached PDFs' links.
+    pub urls: Vec<super::urls::RawUrl>,
     /// What the message's own HTML body parts hide (not attachments, not
     /// forwarded messages); `None` without such a part.
     pub hidden_text: Option<HiddenText>,
@@ -33,7 +35,7 @@ enum Step<'m, 'x> {
 pub(super) fn walk(root: &Message<'_>, limits: &ParseLimits, defects: &mut DefectList) -> MimeWalk {
     let mut summary = MimeSummary::default();
     let mut attachments = Vec::new();
-    let mut html_urls = Vec::new();
+    let mut urls = Vec::new();
     let mut hidden_text: Option<HiddenText> = None;
     let mut structure = String::new();
     let mut stack = vec![Step::Part {
@@ -98,6 +100,7 @@ pub(super) fn walk(root: &Message<'_>, limits: &ParseLimits, defects: &mut Defec
                     part,
                     &content_type,
                     nested_message_bytes(message, part),
+                    &mut urls,
                 ));
                 if depth >= limits.max_depth {
                     defects.add(
@@ -116,22 +119,22 @@ pub(super) fn walk(root: &Message<'_>, limits: &ParseLimits, defects: &mut Defec
             }
             PartType::Html(html) => {
                 summary.html_parts += 1;
-                super::urls::html_attribute_urls(html, &mut html_urls);
+                super::urls::html_attribute_urls(html, &mut urls);
                 if !is_attachment && std::ptr::eq(message, root) {
                     super::hidden::measure(html, hidden_text.get_or_insert_default());
                 }
                 if is_attachment {
-                    attachments.push(attachment(part, &content_type, part.contents()));
+                    attachments.push(attachment(part, &content_type, part.contents(), &mut urls));
                 }
             }
             PartType::Text(_) => {
                 summary.text_parts += 1;
                 if is_attachment {
-                    attachments.push(attachment(part, &content_type, part.contents()));
+                    attachments.push(attachment(part, &content_type, part.contents(), &mut urls));
                 }
             }
             PartType::Binary(_) | PartType::InlineBinary(_) => {
-                attachments.push(attachment(part, &content_type, part.contents()));
+                attachments.push(attachment(part, &content_type, part.contents(), &mut urls));
             }
         }
     }
@@ -143,7 +146,7 @@ pub(super) fn walk(root: &Message<'_>, limits: &ParseLimits, defects: &mut Defec
     MimeWalk {
         summary,
         attachments,
-        html_urls,
+        urls,
         hidden_text,
     }
 }
@@ -246,9 +249,18 @@ pub(crate) fn nested_message_bytes<'a>(
     part.contents()
 }
 
-fn attachment(part: &MessagePart<'_>, declared: &str, content: &[u8]) -> Attachment {
+/// The attachment record of `content`; a PDF's links go to `urls`.
+fn attachment(
+    part: &MessagePart<'_>,
+    declared: &str,
+    content: &[u8],
+    urls: &mut Vec<super::urls::RawUrl>,
+) -> Attachment {
     let sniffed = sniff_content_type(content);
     let container = inspect_container(content, sniffed);
+    if sniffed == Some("application/pdf") {
+        super::pdf::pdf_links(content, urls);
+    }
     Attachment {
         filename: part
             .attachment_name()

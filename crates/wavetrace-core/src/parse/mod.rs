@@ -13,6 +13,7 @@ pub mod html;
 mod html_to_text;
 mod mime;
 pub(crate) use mime::nested_message_bytes;
+mod pdf;
 pub mod sniff;
 pub mod urls;
 
@@ -395,7 +396,7 @@ fn build_record(
     let mime = mime::walk(message, limits, &mut defects);
     let mut body = body_text(message, limits.max_text_bytes);
     body.hidden_text = mime.hidden_text;
-    let mut found_urls = mime.html_urls;
+    let mut found_urls = mime.urls;
     urls::text_urls(&body.text, &mut found_urls);
     let (urls, capped) = urls::dedup_urls(found_urls, limits.max_urls);
     if capped {
