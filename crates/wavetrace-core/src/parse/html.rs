@@ -2,7 +2,7 @@
 //! scripts or the head, with the words of adjacent blocks kept apart.
 //!
 //! mail-parser's `html_to_text` conversion does the rest (our faster copy
-//! of it, [`super::html_to_text`]), but it recognises
+//! of it, `html_to_text.rs`), but it recognises
 //! `<style>`, `<script>` and `<head>` only when written without attributes
 //! (`<style type="text/css">` passes its CSS into the text), and it joins
 //! the words of adjacent blocks (`Notice</h1><p>Hello` reads

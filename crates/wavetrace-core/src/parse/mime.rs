@@ -6,6 +6,7 @@
 use mail_parser::{Encoding, Message, MessagePart, MimeHeaders, PartType};
 
 use super::defects::{DefectCode, DefectList};
+use super::pdf::AttachedLinks;
 use super::sniff::{inspect_container, sniff_content_type};
 use super::{sha256_hex, ParseLimits};
 use crate::record::{Attachment, HiddenText, MimeSummary};
@@ -16,8 +17,10 @@ const MAX_STRUCTURE_LEN: usize = 4096;
 pub(super) struct MimeWalk {
     pub summary: MimeSummary,
     pub attachments: Vec<Attachment>,
-    /// The URLs of HTML parts' attributes and of attached PDFs' links.
+    /// The URLs of HTML parts' attributes.
     pub urls: Vec<super::urls::RawUrl>,
+    /// The links of attached PDFs.
+    pub attachment_urls: Vec<super::urls::RawUrl>,
     /// What the message's own HTML body parts hide (not attachments, not
     /// forwarded messages); `None` without such a part.
     pub hidden_text: Option<HiddenText>,
@@ -36,6 +39,7 @@ pub(super) fn walk(root: &Message<'_>, limits: &ParseLimits, defects: &mut Defec
     let mut summary = MimeSummary::default();
     let mut attachments = Vec::new();
     let mut urls = Vec::new();
+    let mut pdfs = AttachedLinks::new();
     let mut hidden_text: Option<HiddenText> = None;
     let mut structure = String::new();
     let mut stack = vec![Step::Part {
@@ -100,7 +104,7 @@ pub(super) fn walk(root: &Message<'_>, limits: &ParseLimits, defects: &mut Defec
                     part,
                     &content_type,
                     nested_message_bytes(message, part),
-                    &mut urls,
+                    &mut pdfs,
                 ));
                 if depth >= limits.max_depth {
                     defects.add(
@@ -124,17 +128,17 @@ pub(super) fn walk(root: &Message<'_>, limits: &ParseLimits, defects: &mut Defec
                     super::hidden::measure(html, hidden_text.get_or_insert_default());
                 }
                 if is_attachment {
-                    attachments.push(attachment(part, &content_type, part.contents(), &mut urls));
+                    attachments.push(attachment(part, &content_type, part.contents(), &mut pdfs));
                 }
             }
             PartType::Text(_) => {
                 summary.text_parts += 1;
                 if is_attachment {
-                    attachments.push(attachment(part, &content_type, part.contents(), &mut urls));
+                    attachments.push(attachment(part, &content_type, part.contents(), &mut pdfs));
                 }
             }
             PartType::Binary(_) | PartType::InlineBinary(_) => {
-                attachments.push(attachment(part, &content_type, part.contents(), &mut urls));
+                attachments.push(attachment(part, &content_type, part.contents(), &mut pdfs));
             }
         }
     }
@@ -147,6 +151,7 @@ pub(super) fn walk(root: &Message<'_>, limits: &ParseLimits, defects: &mut Defec
         summary,
         attachments,
         urls,
+        attachment_urls: pdfs.urls,
         hidden_text,
     }
 }
@@ -249,17 +254,18 @@ pub(crate) fn nested_message_bytes<'a>(
     part.contents()
 }
 
-/// The attachment record of `content`; a PDF's links go to `urls`.
+/// The attachment record of `content`; a PDF's links go to `pdfs`
+/// (unless it is encrypted: its strings and streams are ciphertext).
 fn attachment(
     part: &MessagePart<'_>,
     declared: &str,
     content: &[u8],
-    urls: &mut Vec<super::urls::RawUrl>,
+    pdfs: &mut AttachedLinks,
 ) -> Attachment {
     let sniffed = sniff_content_type(content);
     let container = inspect_container(content, sniffed);
-    if sniffed == Some("application/pdf") {
-        super::pdf::pdf_links(content, urls);
+    if sniffed == Some("application/pdf") && !container.encrypted {
+        pdfs.read_pdf(content);
     }
     Attachment {
         filename: part

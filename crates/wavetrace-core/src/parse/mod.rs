@@ -398,6 +398,9 @@ fn build_record(
     body.hidden_text = mime.hidden_text;
     let mut found_urls = mime.urls;
     urls::text_urls(&body.text, &mut found_urls);
+    // After the message's own URLs: attached PDFs cannot push them out
+    // under the URL limit.
+    found_urls.extend(mime.attachment_urls);
     let (urls, capped) = urls::dedup_urls(found_urls, limits.max_urls);
     if capped {
         defects.add(

@@ -380,17 +380,25 @@ fn decode_entity(name: &str) -> Option<char> {
 /// Keeps a URL only when it is absolute (has a scheme); cuts it to
 /// [`MAX_URL_LEN`].
 fn absolute_url(value: &str) -> Option<String> {
-    let colon = value.find(':')?;
-    let scheme = &value[..colon];
-    let valid_scheme = !scheme.is_empty()
-        && scheme.as_bytes()[0].is_ascii_alphabetic()
-        && scheme
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'-' | b'.'));
-    if !valid_scheme || scheme.eq_ignore_ascii_case("cid") {
+    let scheme = scheme(value)?;
+    if scheme.eq_ignore_ascii_case("cid") {
         return None;
     }
     Some(cut(value).to_string())
+}
+
+/// The URL's scheme (RFC 3986 3.1: a letter, then letters, digits, `+`,
+/// `-` or `.`, before a `:`), when it has one.
+pub(super) fn scheme(value: &str) -> Option<&str> {
+    let scheme = &value[..value.find(':')?];
+    let valid = scheme
+        .as_bytes()
+        .first()
+        .is_some_and(u8::is_ascii_alphabetic)
+        && scheme
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'-' | b'.'));
+    valid.then_some(scheme)
 }
 
 fn cut(value: &str) -> &str {
