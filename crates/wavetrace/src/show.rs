@@ -102,7 +102,7 @@ pub fn render(r: &MessageRecord) -> String {
         let _ = writeln!(s, "\nurls ({})", r.urls.len());
         for u in r.urls.iter().take(30) {
             let ctx = json_token(&u.found_in);
-            let _ = writeln!(s, "  {ctx:<5} {}", clip(&one_line(&u.url), 160));
+            let _ = writeln!(s, "  {ctx:<10} {}", clip(&one_line(&u.url), 160));
         }
         if r.urls.len() > 30 {
             let _ = writeln!(s, "  ... {} more (--format json)", r.urls.len() - 30);
