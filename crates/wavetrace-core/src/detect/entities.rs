@@ -22,12 +22,17 @@
 //! Unknown keys, empty values, names that are not registrable domains and entities
 //! without any domain or suffix are rejected with the line and column of the fault.
 
+use std::cell::RefCell;
 use std::collections::HashMap;
+use std::hash::Hasher;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::OnceLock;
 
 use aho_corasick::{AhoCorasick, MatchKind};
 use serde::{Deserialize, Serialize};
 use toml::Spanned;
+
+use crate::fxhash::FxHasher;
 
 use super::lookalike::{
     self, capital_words, compact_name, domain_parts, name_words, skeleton, typo, Technique,
@@ -177,9 +182,21 @@ struct SubdomainPattern {
     suffix: bool,
 }
 
+/// Hosts whose lookalike verdict is kept per thread.
+const RECENT_HOSTS: usize = 512;
+
+/// Longer hosts are judged without the cache (neither hashed nor kept).
+const MAX_CACHED_HOST: usize = 255;
+
+/// A list's id, a host, and whether it imitates one of the list's entities.
+type Judged = (u64, Box<str>, Option<LookalikeMatch>);
+
 /// A compiled list of protected entities: built once, queried per message many times.
 #[derive(Debug, Clone)]
 pub struct ProtectedEntities {
+    /// Tells this list's answers apart from another's in the per-thread
+    /// lookalike cache (a clone answers alike and may share it).
+    id: u64,
     entities: Vec<Entity>,
     names: HashMap<String, Vec<NameKey>>,
     /// The keys of `names`, sorted: whether any name starts with the words
@@ -443,7 +460,9 @@ impl ProtectedEntities {
         let sub_refs: Vec<&str> = subdomain_patterns.iter().map(|p| p.text.as_str()).collect();
         let mut sorted_names: Vec<String> = names.keys().cloned().collect();
         sorted_names.sort_unstable();
+        static NEXT_ID: AtomicU64 = AtomicU64::new(0);
         ProtectedEntities {
+            id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
             longest_name: names.keys().map(String::len).max().unwrap_or(0),
             sorted_names,
             brands: build(&brand_refs),
@@ -583,6 +602,41 @@ impl ProtectedEntities {
     /// skeleton equal to a protected label's (homograph, confusable, TLD swap); hyphens
     /// changed; a typo (protected labels of 5+ characters); a combosquat.
     pub fn lookalike(&self, host: &str) -> Option<LookalikeMatch> {
+        // Link hosts repeat from message to message (trackers, CDNs, the
+        // same campaign's domains), and each costs edit distances against
+        // every protected label of a similar length: the last answers are
+        // kept per thread.
+        thread_local! {
+            static RECENT: RefCell<Vec<Option<Judged>>> = RefCell::new(vec![None; RECENT_HOSTS]);
+        }
+        if host.len() > MAX_CACHED_HOST {
+            return self.judge_lookalike(host);
+        }
+        let slot = {
+            let mut hasher = FxHasher::default();
+            hasher.write_u64(self.id);
+            hasher.write(host.as_bytes());
+            (hasher.finish() as usize) % RECENT_HOSTS
+        };
+        let known = RECENT.with_borrow(|recent| match recent.get(slot) {
+            Some(Some((id, seen, answer))) if *id == self.id && **seen == *host => {
+                Some(answer.clone())
+            }
+            _ => None,
+        });
+        if let Some(answer) = known {
+            return answer;
+        }
+        let answer = self.judge_lookalike(host);
+        RECENT.with_borrow_mut(|recent| {
+            if let Some(entry) = recent.get_mut(slot) {
+                *entry = Some((self.id, host.into(), answer.clone()));
+            }
+        });
+        answer
+    }
+
+    fn judge_lookalike(&self, host: &str) -> Option<LookalikeMatch> {
         let host = normalise_host(host);
         let parts = domain_parts(&host)?;
         if self.legitimate_for_any(&host, &parts.registrable) {
@@ -857,6 +911,22 @@ mod tests {
         );
         assert_eq!(set.lookalike("examplecorp.com"), None);
         assert!(set.lookalike("paypa1.com").is_some());
+    }
+
+    #[test]
+    fn each_list_keeps_its_own_lookalike_answers() {
+        // The same host, on the same thread, judged by two lists: the
+        // per-thread cache must not hand one list's answer to the other.
+        let extra = ProtectedEntities::parse(
+            "[[entity]]\nname = \"Example Corp\"\nkind = \"organisation\"\ndomains = [\"examplecorp.com\"]\n",
+            "wavetrace.toml",
+        )
+        .expect("parse");
+        let own = ProtectedEntities::with_builtin(extra);
+        for _ in 0..2 {
+            assert!(own.lookalike("examp1ecorp.com").is_some());
+            assert_eq!(builtin().lookalike("examp1ecorp.com"), None);
+        }
     }
 
     fn error_at(text: &str) -> (usize, usize, String) {
