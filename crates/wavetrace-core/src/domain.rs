@@ -12,13 +12,11 @@
 //! (`host.example`, `mail.corp.local`) has no registrable domain here: such names are
 //! internal or invented, and must not be mistaken for an organisation.
 
-use std::cell::RefCell;
-use std::hash::Hasher;
 use std::sync::OnceLock;
 
 use publicsuffix::{List, Psl};
 
-use crate::fxhash::FxHasher;
+use crate::recent::{self, Recent};
 
 /// The bundled Public Suffix List text.
 const PSL_TEXT: &str = include_str!("../../../data/public_suffix_list.dat");
@@ -42,39 +40,17 @@ pub fn registrable_domain(host: &str) -> Option<String> {
     // the next one's `from`; a link host per link), and mail from one
     // provider names the same ones: the last answers are kept per thread.
     thread_local! {
-        static RECENT: RefCell<Vec<Option<Answered>>> = RefCell::new(vec![None; RECENT_SLOTS]);
+        static RECENT: Recent<Option<String>> = recent::table(RECENT_SLOTS);
     }
-    if host.len() > 2 * MAX_NAME {
-        // Looked up (trimming may still leave a name) but neither hashed
-        // nor kept: a long string the sender chose stays out of the cache.
-        return look_up_registrable_domain(host);
-    }
-    let slot = {
-        let mut hasher = FxHasher::default();
-        hasher.write(host.as_bytes());
-        (hasher.finish() as usize) % RECENT_SLOTS
-    };
-    let known = RECENT.with_borrow(|recent| match recent.get(slot) {
-        Some(Some((seen, answer))) if **seen == *host => Some(answer.clone()),
-        _ => None,
-    });
-    if let Some(answer) = known {
-        return answer;
-    }
-    let answer = look_up_registrable_domain(host);
-    RECENT.with_borrow_mut(|recent| {
-        if let Some(entry) = recent.get_mut(slot) {
-            *entry = Some((host.into(), answer.clone()));
-        }
-    });
-    answer
+    // A host longer than two names is looked up (trimming may still leave
+    // a name) but not kept.
+    recent::remembered(&RECENT, 0, host, 2 * MAX_NAME, || {
+        look_up_registrable_domain(host)
+    })
 }
 
 /// Hosts whose registrable domain is kept per thread.
 const RECENT_SLOTS: usize = 256;
-
-/// A host and its registrable domain.
-type Answered = (Box<str>, Option<String>);
 
 fn look_up_registrable_domain(host: &str) -> Option<String> {
     let (mut lower, suffix_len) = under_known_suffix(host)?;

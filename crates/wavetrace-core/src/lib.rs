@@ -22,4 +22,5 @@ mod fxhash;
 pub mod ingest;
 pub mod origin;
 pub mod parse;
+mod recent;
 pub mod record;

@@ -22,9 +22,7 @@
 //! Unknown keys, empty values, names that are not registrable domains and entities
 //! without any domain or suffix are rejected with the line and column of the fault.
 
-use std::cell::RefCell;
 use std::collections::HashMap;
-use std::hash::Hasher;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::OnceLock;
 
@@ -32,7 +30,7 @@ use aho_corasick::{AhoCorasick, MatchKind};
 use serde::{Deserialize, Serialize};
 use toml::Spanned;
 
-use crate::fxhash::FxHasher;
+use crate::recent::{self, Recent};
 
 use super::lookalike::{
     self, capital_words, compact_name, domain_parts, name_words, skeleton, typo, Technique,
@@ -187,9 +185,6 @@ const RECENT_HOSTS: usize = 512;
 
 /// Longer hosts are judged without the cache (neither hashed nor kept).
 const MAX_CACHED_HOST: usize = 255;
-
-/// A list's id, a host, and whether it imitates one of the list's entities.
-type Judged = (u64, Box<str>, Option<LookalikeMatch>);
 
 /// A compiled list of protected entities: built once, queried per message many times.
 #[derive(Debug, Clone)]
@@ -607,33 +602,11 @@ impl ProtectedEntities {
         // every protected label of a similar length: the last answers are
         // kept per thread.
         thread_local! {
-            static RECENT: RefCell<Vec<Option<Judged>>> = RefCell::new(vec![None; RECENT_HOSTS]);
+            static RECENT: Recent<Option<LookalikeMatch>> = recent::table(RECENT_HOSTS);
         }
-        if host.len() > MAX_CACHED_HOST {
-            return self.judge_lookalike(host);
-        }
-        let slot = {
-            let mut hasher = FxHasher::default();
-            hasher.write_u64(self.id);
-            hasher.write(host.as_bytes());
-            (hasher.finish() as usize) % RECENT_HOSTS
-        };
-        let known = RECENT.with_borrow(|recent| match recent.get(slot) {
-            Some(Some((id, seen, answer))) if *id == self.id && **seen == *host => {
-                Some(answer.clone())
-            }
-            _ => None,
-        });
-        if let Some(answer) = known {
-            return answer;
-        }
-        let answer = self.judge_lookalike(host);
-        RECENT.with_borrow_mut(|recent| {
-            if let Some(entry) = recent.get_mut(slot) {
-                *entry = Some((self.id, host.into(), answer.clone()));
-            }
-        });
-        answer
+        recent::remembered(&RECENT, self.id, host, MAX_CACHED_HOST, || {
+            self.judge_lookalike(host)
+        })
     }
 
     fn judge_lookalike(&self, host: &str) -> Option<LookalikeMatch> {
@@ -891,14 +864,20 @@ mod tests {
         assert!(!builtin().is_legitimate(e, "elections-ny.com"));
     }
 
-    #[test]
-    fn own_entities_are_added() {
+    /// The bundled list plus an organisation's own entity, as a
+    /// `wavetrace.toml` would add it.
+    fn with_example_corp() -> ProtectedEntities {
         let extra = ProtectedEntities::parse(
             "[[entity]]\nname = \"Example Corp\"\nkind = \"organisation\"\nnames = [\"Example Payroll\"]\ndomains = [\"examplecorp.com\"]\n",
             "wavetrace.toml",
         )
         .expect("parse");
-        let set = ProtectedEntities::with_builtin(extra);
+        ProtectedEntities::with_builtin(extra)
+    }
+
+    #[test]
+    fn own_entities_are_added() {
+        let set = with_example_corp();
         assert_eq!(set.entities().len(), builtin().entities().len() + 1);
         let m = set
             .match_display_name("Example Payroll Team")
@@ -917,12 +896,7 @@ mod tests {
     fn each_list_keeps_its_own_lookalike_answers() {
         // The same host, on the same thread, judged by two lists: the
         // per-thread cache must not hand one list's answer to the other.
-        let extra = ProtectedEntities::parse(
-            "[[entity]]\nname = \"Example Corp\"\nkind = \"organisation\"\ndomains = [\"examplecorp.com\"]\n",
-            "wavetrace.toml",
-        )
-        .expect("parse");
-        let own = ProtectedEntities::with_builtin(extra);
+        let own = with_example_corp();
         for _ in 0..2 {
             assert!(own.lookalike("examp1ecorp.com").is_some());
             assert_eq!(builtin().lookalike("examp1ecorp.com"), None);
