@@ -22,7 +22,7 @@
 //! Unknown keys, empty values, names that are not registrable domains and entities
 //! without any domain or suffix are rejected with the line and column of the fault.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::OnceLock;
 
@@ -30,6 +30,7 @@ use aho_corasick::{AhoCorasick, MatchKind};
 use serde::{Deserialize, Serialize};
 use toml::Spanned;
 
+use crate::fxhash::FxBuildHasher;
 use crate::recent::{self, Recent};
 
 use super::lookalike::{
@@ -194,9 +195,11 @@ pub struct ProtectedEntities {
     id: u64,
     entities: Vec<Entity>,
     names: HashMap<String, Vec<NameKey>>,
-    /// The keys of `names`, sorted: whether any name starts with the words
-    /// joined so far, so that a run of words stops growing at once.
-    sorted_names: Vec<String>,
+    /// Every prefix of the keys of `names` (whole keys included): whether
+    /// any name starts with the words joined so far, so that a run of words
+    /// stops growing at once. One hash lookup per word, where a search of
+    /// the sorted names cost a dozen string comparisons.
+    name_prefixes: HashSet<String, FxBuildHasher>,
     longest_name: usize,
     legitimate: HashMap<String, usize>,
     suffixes: Vec<(String, usize)>,
@@ -453,13 +456,21 @@ impl ProtectedEntities {
         };
         let brand_refs: Vec<&str> = brand_texts.iter().map(String::as_str).collect();
         let sub_refs: Vec<&str> = subdomain_patterns.iter().map(|p| p.text.as_str()).collect();
-        let mut sorted_names: Vec<String> = names.keys().cloned().collect();
-        sorted_names.sort_unstable();
+        let name_prefixes = names
+            .keys()
+            .flat_map(|name| {
+                name.char_indices()
+                    .skip(1)
+                    .map(|(at, _)| &name[..at])
+                    .chain([name.as_str()])
+            })
+            .map(str::to_string)
+            .collect();
         static NEXT_ID: AtomicU64 = AtomicU64::new(0);
         ProtectedEntities {
             id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
             longest_name: names.keys().map(String::len).max().unwrap_or(0),
-            sorted_names,
+            name_prefixes,
             brands: build(&brand_refs),
             subdomains: build(&sub_refs),
             entities,
@@ -520,19 +531,9 @@ impl ProtectedEntities {
                 if joined.len() > self.longest_name {
                     break;
                 }
-                let at = self
-                    .sorted_names
-                    .partition_point(|name| name.as_str() < joined.as_str());
-                let Some(next) = self
-                    .sorted_names
-                    .get(at)
-                    .filter(|name| name.starts_with(joined.as_str()))
-                else {
+                if !self.name_prefixes.contains(joined.as_str()) {
                     // No name starts with these words: longer runs cannot match.
                     break;
-                };
-                if *next != joined {
-                    continue;
                 }
                 let Some(keys) = self.names.get(joined.as_str()) else {
                     continue;
