@@ -280,3 +280,60 @@ fn attachment(
         archive_entries: container.entries,
     }
 }
+
+/// The body of a text part mail-parser gave up on.
+pub(super) struct RecoveredText {
+    /// Its text (HTML converted).
+    pub text: String,
+    /// The HTML it came from, for its links.
+    pub html: Option<String>,
+}
+
+/// The first text part of the message that mail-parser could not decode
+/// (`part_encoding_problem`), read here by its own transfer encoding and
+/// charset. A multipart that never closes (spam cut short, a kit that
+/// forgets the closing boundary) leaves its only text part undecoded among
+/// the attachments, and the message would seem to say nothing. Parts with a
+/// file name or an attachment disposition stay attachments; at most
+/// `max_bytes` of raw body are read.
+pub(super) fn unterminated_text(message: &Message<'_>, max_bytes: usize) -> Option<RecoveredText> {
+    let part = message.parts.iter().find(|p| {
+        p.is_encoding_problem
+            && matches!(p.body, PartType::Text(_))
+            && p.attachment_name().is_none()
+            && !p.content_disposition().is_some_and(|d| d.is_attachment())
+            && matches!(declared_type(p).as_str(), "text/plain" | "text/html")
+    })?;
+    let start = part.raw_body_offset() as usize;
+    let end = (part.raw_end_offset() as usize).min(start.saturating_add(max_bytes));
+    let raw = message.raw_message.get(start..end)?;
+    let encoding = part
+        .content_transfer_encoding()
+        .map(|e| e.trim().to_ascii_lowercase());
+    let decoded = match encoding.as_deref() {
+        Some("base64") => mail_parser::decoders::base64::base64_decode(raw),
+        Some("quoted-printable") => {
+            mail_parser::decoders::quoted_printable::quoted_printable_decode(raw)
+        }
+        _ => None,
+    };
+    let bytes = decoded.as_deref().unwrap_or(raw);
+    let text = part
+        .content_type()
+        .and_then(|ct| ct.attribute("charset"))
+        .and_then(|charset| {
+            mail_parser::decoders::charsets::map::charset_decoder(charset.as_bytes())
+        })
+        .map_or_else(
+            || String::from_utf8_lossy(bytes).into_owned(),
+            |decode| decode(bytes),
+        );
+    if declared_type(part) == "text/html" {
+        Some(RecoveredText {
+            text: super::html::html_text(&text),
+            html: Some(text),
+        })
+    } else {
+        Some(RecoveredText { text, html: None })
+    }
+}

@@ -251,3 +251,50 @@ fn return_path_is_the_header_only() {
     let r = analyse_ok(b"Return-Path: <>\nFrom: a@b.example\n\nx\n");
     assert_eq!(r.return_path.as_deref(), Some(""));
 }
+
+/// A multipart that never closes leaves its only text part to mail-parser's
+/// recovery path, undecoded among the attachments; wavetrace decodes it.
+#[test]
+fn reads_the_text_part_of_an_unterminated_multipart() {
+    let html = "From: a@b.example\r\nTo: c@d.example\r\nSubject: Approved\r\nMIME-Version: 1.0\r\n\
+Content-Type: multipart/mixed; boundary=\"XX\"\r\n\r\n--XX\r\nContent-Type: text/html; charset=\"iso-8859-1\"\r\n\
+Content-Transfer-Encoding: base64\r\n\r\nPGh0bWw+PGJvZHk+PHA+WW91ciBob21lIGxvYW4gaXMgPGI+YXBwcm92ZWQ8L2I+ITwvcD48YSBo\r\ncmVmPSJodHRwczovL2xvYW5zLmV4YW1wbGUvY2xhaW0iPkNsYWltIGl0PC9hPjwvYm9keT48L2h0\r\nbWw+\r\n\r\n";
+    let r = analyse_ok(html.as_bytes());
+    assert_eq!(r.body.text_from, TextFrom::Html);
+    assert!(
+        r.body.text.contains("Your home loan is approved!"),
+        "{}",
+        r.body.text
+    );
+    assert!(
+        r.urls
+            .iter()
+            .any(|u| u.url == "https://loans.example/claim"),
+        "{:?}",
+        r.urls
+    );
+    assert!(r
+        .defects
+        .iter()
+        .any(|d| d.code == DefectCode::PartEncodingProblem));
+
+    let plain = "From: a@b.example\r\nTo: c@d.example\r\nSubject: Konto\r\nMIME-Version: 1.0\r\n\
+Content-Type: multipart/mixed; boundary=\"XX\"\r\n\r\n--XX\r\nContent-Type: text/plain; charset=utf-8\r\n\
+Content-Transfer-Encoding: quoted-printable\r\n\r\nGr=C3=BC=C3=9Fe aus Berlin, bitte best=C3=A4tigen Sie Ihr Konto.\r\n";
+    let r = analyse_ok(plain.as_bytes());
+    assert_eq!(r.body.text_from, TextFrom::Plain);
+    assert!(
+        r.body
+            .text
+            .contains("Grüße aus Berlin, bitte bestätigen Sie Ihr Konto."),
+        "{}",
+        r.body.text
+    );
+
+    // A named file stays an attachment, whatever its type.
+    let named = plain.replace(
+        "text/plain; charset=utf-8",
+        "text/plain; name=\"notes.txt\"",
+    );
+    assert_eq!(analyse_ok(named.as_bytes()).body.text_from, TextFrom::None);
+}
