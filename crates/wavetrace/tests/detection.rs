@@ -391,12 +391,12 @@ fn evaluation_on_real_mail() {
     let list = &tallies["linux_sparse list mail"];
     assert!(list.share(&["malicious"]) < 0.005, "{list:?}");
     assert!(list.share(&["suspicious", "malicious"]) < 0.02, "{list:?}");
-    // The goal is over 95%: met on the tuning split (97.4%) and on
-    // the whole corpus (96.3%), not on the held-out split (93.6%, see
-    // docs/detection.md). Guard what is reached.
+    // The goal is over 95%: met on the tuning split (97.8%) and on
+    // the whole corpus (96.7%), not on the held-out split (94.0%, see
+    // docs/detection.md). Guard what is reached, with room for one miss.
     for (split, reached) in [
-        ("phishing_pot tuning 70%", 0.974),
-        ("phishing_pot held-out 30%", 0.937),
+        ("phishing_pot tuning 70%", 0.978),
+        ("phishing_pot held-out 30%", 0.939),
     ] {
         let t = &tallies[split];
         assert!(
