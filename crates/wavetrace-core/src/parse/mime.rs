@@ -3,6 +3,9 @@
 //! and attached PDFs, and the MIME defects, within the part and depth
 //! limits.
 
+use std::borrow::Cow;
+
+use mail_parser::parsers::MessageStream;
 use mail_parser::{Encoding, Message, MessagePart, MimeHeaders, PartType};
 
 use super::defects::{DefectCode, DefectList};
@@ -35,7 +38,16 @@ enum Step<'m, 'x> {
     },
 }
 
-pub(super) fn walk(root: &Message<'_>, limits: &ParseLimits, defects: &mut DefectList) -> MimeWalk {
+/// Walks the MIME tree of `root` once, iteratively, within `limits`.
+/// `body_part`, a part of `root` read as the body although mail-parser
+/// filed it among the attachments ([`unterminated_text`]), is not listed as
+/// an attachment.
+pub(super) fn walk(
+    root: &Message<'_>,
+    limits: &ParseLimits,
+    defects: &mut DefectList,
+    body_part: Option<u32>,
+) -> MimeWalk {
     let mut summary = MimeSummary::default();
     let mut attachments = Vec::new();
     let mut urls = Vec::new();
@@ -76,7 +88,8 @@ pub(super) fn walk(root: &Message<'_>, limits: &ParseLimits, defects: &mut Defec
         check_multipart(message, part, &content_type, defects);
         check_charset(part, defects);
 
-        let is_attachment = message.attachments.contains(&id);
+        let is_attachment = message.attachments.contains(&id)
+            && !(std::ptr::eq(message, root) && body_part == Some(id));
         match &part.body {
             PartType::Multipart(children) => {
                 if depth >= limits.max_depth {
@@ -283,10 +296,14 @@ fn attachment(
 
 /// The body of a text part mail-parser gave up on.
 pub(super) struct RecoveredText {
+    /// The part (an index into the message's parts).
+    pub part: u32,
     /// Its text (HTML converted).
     pub text: String,
     /// The HTML it came from, for its links.
     pub html: Option<String>,
+    /// Whether its raw body was cut at the text limit.
+    pub truncated: bool,
 }
 
 /// The first text part of the message that mail-parser could not decode
@@ -295,9 +312,12 @@ pub(super) struct RecoveredText {
 /// forgets the closing boundary) leaves its only text part undecoded among
 /// the attachments, and the message would seem to say nothing. Parts with a
 /// file name or an attachment disposition stay attachments; at most
-/// `max_bytes` of raw body are read.
+/// `max_bytes` of raw body are read. Base64 is decoded leniently (what is
+/// not of its alphabet is skipped), quoted-printable as mail-parser does a
+/// body; a part that still does not decode is left alone, never read as
+/// its encoded form.
 pub(super) fn unterminated_text(message: &Message<'_>, max_bytes: usize) -> Option<RecoveredText> {
-    let part = message.parts.iter().find(|p| {
+    let (index, part) = message.parts.iter().enumerate().find(|(_, p)| {
         p.is_encoding_problem
             && matches!(p.body, PartType::Text(_))
             && p.attachment_name().is_none()
@@ -305,19 +325,27 @@ pub(super) fn unterminated_text(message: &Message<'_>, max_bytes: usize) -> Opti
             && matches!(declared_type(p).as_str(), "text/plain" | "text/html")
     })?;
     let start = part.raw_body_offset() as usize;
-    let end = (part.raw_end_offset() as usize).min(start.saturating_add(max_bytes));
+    let raw_end = part.raw_end_offset() as usize;
+    let end = raw_end.min(start.saturating_add(max_bytes));
     let raw = message.raw_message.get(start..end)?;
     let encoding = part
         .content_transfer_encoding()
         .map(|e| e.trim().to_ascii_lowercase());
-    let decoded = match encoding.as_deref() {
-        Some("base64") => mail_parser::decoders::base64::base64_decode(raw),
-        Some("quoted-printable") => {
-            mail_parser::decoders::quoted_printable::quoted_printable_decode(raw)
+    let decoded: Cow<'_, [u8]> = match encoding.as_deref() {
+        Some("base64") => {
+            let alphabet: Vec<u8> = raw
+                .iter()
+                .copied()
+                .filter(|b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'/' | b'='))
+                .collect();
+            Cow::Owned(mail_parser::decoders::base64::base64_decode(&alphabet)?)
         }
-        _ => None,
+        Some("quoted-printable") => {
+            let (_, bytes) = MessageStream::new(raw).decode_quoted_printable_mime(b"");
+            Cow::Owned(bytes.into_owned())
+        }
+        _ => Cow::Borrowed(raw),
     };
-    let bytes = decoded.as_deref().unwrap_or(raw);
     let text = part
         .content_type()
         .and_then(|ct| ct.attribute("charset"))
@@ -325,15 +353,18 @@ pub(super) fn unterminated_text(message: &Message<'_>, max_bytes: usize) -> Opti
             mail_parser::decoders::charsets::map::charset_decoder(charset.as_bytes())
         })
         .map_or_else(
-            || String::from_utf8_lossy(bytes).into_owned(),
-            |decode| decode(bytes),
+            || String::from_utf8_lossy(&decoded).into_owned(),
+            |decode| decode(&decoded),
         );
-    if declared_type(part) == "text/html" {
-        Some(RecoveredText {
-            text: super::html::html_text(&text),
-            html: Some(text),
-        })
+    let (text, html) = if declared_type(part) == "text/html" {
+        (super::html::html_text(&text), Some(text))
     } else {
-        Some(RecoveredText { text, html: None })
-    }
+        (text, None)
+    };
+    Some(RecoveredText {
+        part: u32::try_from(index).ok()?,
+        text,
+        html,
+        truncated: raw_end > end,
+    })
 }

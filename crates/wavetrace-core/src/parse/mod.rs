@@ -393,28 +393,36 @@ fn build_record(
         );
     }
 
-    let mime = mime::walk(message, limits, &mut defects);
     let mut body = body_text(message, limits.max_text_bytes);
+    // Without any text, a text part mail-parser could not decode is the body.
+    let recovered = if body.text_from == TextFrom::None {
+        mime::unterminated_text(message, limits.max_text_bytes)
+            .filter(|r| !r.text.trim().is_empty())
+    } else {
+        None
+    };
+    let mime = mime::walk(
+        message,
+        limits,
+        &mut defects,
+        recovered.as_ref().map(|r| r.part),
+    );
     body.hidden_text = mime.hidden_text;
     let mut found_urls = mime.urls;
-    if body.text_from == TextFrom::None {
-        if let Some(recovered) = mime::unterminated_text(message, limits.max_text_bytes)
-            .filter(|r| !r.text.trim().is_empty())
-        {
-            if let Some(html) = &recovered.html {
-                urls::html_attribute_urls(html, &mut found_urls);
-            }
-            body.text_from = if recovered.html.is_some() {
-                TextFrom::Html
-            } else {
-                TextFrom::Plain
-            };
-            body.text = recovered.text;
-            body.truncated = body.text.len() > limits.max_text_bytes;
-            if body.truncated {
-                body.text
-                    .truncate(body.text.floor_char_boundary(limits.max_text_bytes));
-            }
+    if let Some(recovered) = recovered {
+        if let Some(html) = &recovered.html {
+            urls::html_attribute_urls(html, &mut found_urls);
+        }
+        body.text_from = if recovered.html.is_some() {
+            TextFrom::Html
+        } else {
+            TextFrom::Plain
+        };
+        body.text = recovered.text;
+        body.truncated = recovered.truncated || body.text.len() > limits.max_text_bytes;
+        if body.text.len() > limits.max_text_bytes {
+            body.text
+                .truncate(body.text.floor_char_boundary(limits.max_text_bytes));
         }
     }
     urls::text_urls(&body.text, &mut found_urls);

@@ -277,6 +277,16 @@ Content-Transfer-Encoding: base64\r\n\r\nPGh0bWw+PGJvZHk+PHA+WW91ciBob21lIGxvYW4
         .defects
         .iter()
         .any(|d| d.code == DefectCode::PartEncodingProblem));
+    assert!(r.attachments.is_empty(), "the body is not an attachment");
+
+    // A character outside base64's alphabet does not leave the part encoded.
+    let stray = html.replace("\r\nbWw+", "\r\nbW!w+");
+    let r = analyse_ok(stray.as_bytes());
+    assert!(
+        r.body.text.contains("Your home loan is approved!"),
+        "{}",
+        r.body.text
+    );
 
     let plain = "From: a@b.example\r\nTo: c@d.example\r\nSubject: Konto\r\nMIME-Version: 1.0\r\n\
 Content-Type: multipart/mixed; boundary=\"XX\"\r\n\r\n--XX\r\nContent-Type: text/plain; charset=utf-8\r\n\

@@ -101,6 +101,8 @@ impl<'x> MessageStream<'x> {
         let mut ws_count = 0;
         let mut end_pos = self.offset();
         let mut crlf = b"\n".as_ref();
+        // wavetrace patch: where the next `=`, LF or `-` is, once searched.
+        let mut next_special: Option<usize> = None;
 
         self.checkpoint();
 
@@ -108,12 +110,22 @@ impl<'x> MessageStream<'x> {
             // wavetrace patch: copy a run of bytes the state machine would
             // push one by one (outside an escape, up to the next `=`, line
             // end, `\r` or `-`) in one go; same output, bookkeeping included.
+            // The next `=`, LF or `-` is remembered until the stream passes
+            // it, and a `\r` is looked for only before it: every byte is
+            // searched a bounded number of times, whatever the input.
             if state == QuotedPrintableState::None {
-                let rest = self.bytes(self.offset()..self.len());
-                let mut run = memchr::memchr3(b'=', b'\n', b'-', rest).unwrap_or(rest.len());
-                if let Some(cr) = memchr::memchr(b'\r', &rest[..run]) {
-                    run = cr;
-                }
+                let at = self.offset();
+                let special = match next_special {
+                    Some(found) if found >= at => found,
+                    _ => {
+                        let rest = self.bytes(at..self.len());
+                        let found = at + memchr::memchr3(b'=', b'\n', b'-', rest).unwrap_or(rest.len());
+                        next_special = Some(found);
+                        found
+                    }
+                };
+                let rest = self.bytes(at..special);
+                let run = memchr::memchr(b'\r', rest).unwrap_or(rest.len());
                 if run > 0 {
                     let plain = &rest[..run];
                     buf.extend_from_slice(plain);
