@@ -17,9 +17,15 @@
 //!   rule, verdict);
 //! * the analysis: parsing and tracing plus judging;
 //!
-//! and prints µs/message. Authentication is not run here (it needs the
+//! and prints µs/message, with mimalloc as the allocator (as in the
+//! `wavetrace` binary). Authentication is not run here (it needs the
 //! auth crate); the rules that read `auth` see it absent. A benchmark, not a
 //! test: nothing is asserted.
+
+/// The allocator the `wavetrace` binary runs with, so the bench times what
+/// the binary does.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 use std::path::{Path, PathBuf};
 use std::time::Instant;
