@@ -317,12 +317,19 @@ pub(super) struct RecoveredText {
 /// body; a part that still does not decode is left alone, never read as
 /// its encoded form.
 pub(super) fn unterminated_text(message: &Message<'_>, max_bytes: usize) -> Option<RecoveredText> {
-    let (index, part) = message.parts.iter().enumerate().find(|(_, p)| {
-        p.is_encoding_problem
+    let (index, part, is_html) = message.parts.iter().enumerate().find_map(|(index, p)| {
+        let candidate = p.is_encoding_problem
             && matches!(p.body, PartType::Text(_))
             && p.attachment_name().is_none()
-            && !p.content_disposition().is_some_and(|d| d.is_attachment())
-            && matches!(declared_type(p).as_str(), "text/plain" | "text/html")
+            && !p.content_disposition().is_some_and(|d| d.is_attachment());
+        if !candidate {
+            return None;
+        }
+        match declared_type(p).as_str() {
+            "text/plain" => Some((index, p, false)),
+            "text/html" => Some((index, p, true)),
+            _ => None,
+        }
     })?;
     let start = part.raw_body_offset() as usize;
     let raw_end = part.raw_end_offset() as usize;
@@ -356,7 +363,7 @@ pub(super) fn unterminated_text(message: &Message<'_>, max_bytes: usize) -> Opti
             || String::from_utf8_lossy(&decoded).into_owned(),
             |decode| decode(&decoded),
         );
-    let (text, html) = if declared_type(part) == "text/html" {
+    let (text, html) = if is_html {
         (super::html::html_text(&text), Some(text))
     } else {
         (text, None)

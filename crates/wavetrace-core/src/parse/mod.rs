@@ -419,11 +419,7 @@ fn build_record(
             TextFrom::Plain
         };
         body.text = recovered.text;
-        body.truncated = recovered.truncated || body.text.len() > limits.max_text_bytes;
-        if body.text.len() > limits.max_text_bytes {
-            body.text
-                .truncate(body.text.floor_char_boundary(limits.max_text_bytes));
-        }
+        body.truncated = cap_text(&mut body.text, limits.max_text_bytes) || recovered.truncated;
     }
     urls::text_urls(&body.text, &mut found_urls);
     // After the message's own URLs: attached PDFs cannot push them out
@@ -797,10 +793,7 @@ fn body_text(message: &Message<'_>, max_bytes: usize) -> BodyText {
             }
         }
     }
-    let truncated = text.len() > max_bytes;
-    if truncated {
-        text.truncate(text.floor_char_boundary(max_bytes));
-    }
+    let truncated = cap_text(&mut text, max_bytes);
     let text_from = match (plain, html) {
         (false, false) => TextFrom::None,
         (true, false) => TextFrom::Plain,
@@ -813,6 +806,16 @@ fn body_text(message: &Message<'_>, max_bytes: usize) -> BodyText {
         truncated,
         hidden_text: None,
     }
+}
+
+/// Cuts `text` to at most `max_bytes` (on a character boundary); whether it
+/// was longer.
+fn cap_text(text: &mut String, max_bytes: usize) -> bool {
+    let longer = text.len() > max_bytes;
+    if longer {
+        text.truncate(text.floor_char_boundary(max_bytes));
+    }
+    longer
 }
 
 fn header_slice(raw: &[u8], start: u32, end: u32) -> &str {
