@@ -40,6 +40,9 @@ pub enum DefectCode {
     MultipartBoundaryMissing,
     /// A multipart body that ends without its closing delimiter (truncated).
     MultipartUnterminated,
+    /// A multipart with no body parts: its first delimiter is its close
+    /// delimiter (RFC 2046 5.1.1 asks for at least one part).
+    MultipartEmpty,
     /// A part whose transfer encoding could not be decoded, or whose nested
     /// message could not be parsed (mail-parser's encoding problem flag).
     PartEncodingProblem,
@@ -61,7 +64,7 @@ pub enum DefectCode {
 
 impl DefectCode {
     /// Every code, in documentation order.
-    pub const ALL: [DefectCode; 19] = [
+    pub const ALL: [DefectCode; 20] = [
         DefectCode::MissingFrom,
         DefectCode::InvalidFrom,
         DefectCode::MissingDate,
@@ -73,6 +76,7 @@ impl DefectCode {
         DefectCode::NulInHeader,
         DefectCode::MultipartBoundaryMissing,
         DefectCode::MultipartUnterminated,
+        DefectCode::MultipartEmpty,
         DefectCode::PartEncodingProblem,
         DefectCode::UnknownCharset,
         DefectCode::ParserFailure,
@@ -97,6 +101,7 @@ impl DefectCode {
             DefectCode::NulInHeader => "nul_in_header",
             DefectCode::MultipartBoundaryMissing => "multipart_boundary_missing",
             DefectCode::MultipartUnterminated => "multipart_unterminated",
+            DefectCode::MultipartEmpty => "multipart_empty",
             DefectCode::PartEncodingProblem => "part_encoding_problem",
             DefectCode::UnknownCharset => "unknown_charset",
             DefectCode::ParserFailure => "parser_failure",

@@ -40,7 +40,7 @@ enum Step<'m, 'x> {
 
 /// Walks the MIME tree of `root` once, iteratively, within `limits`.
 /// `body_part`, a part of `root` read as the body although mail-parser
-/// filed it among the attachments ([`unterminated_text`]), is not listed as
+/// filed it among the attachments ([`stray_text`]), is not listed as
 /// an attachment.
 pub(super) fn walk(
     root: &Message<'_>,
@@ -212,6 +212,10 @@ fn check_multipart(
         );
         return;
     }
+    if matches!(&part.body, PartType::Multipart(parts) if parts.is_empty()) {
+        defects.add(DefectCode::MultipartEmpty, Some(content_type.to_string()));
+        return;
+    }
     let Some(boundary) = boundary else { return };
     let raw = message.raw_message();
     let body = raw.get(part.offset_body as usize..).unwrap_or_default();
@@ -294,7 +298,7 @@ fn attachment(
     }
 }
 
-/// The body of a text part mail-parser gave up on.
+/// The body of a text part mail-parser left among the attachments.
 pub(super) struct RecoveredText {
     /// The part (an index into the message's parts).
     pub part: u32,
@@ -306,20 +310,28 @@ pub(super) struct RecoveredText {
     pub truncated: bool,
 }
 
-/// The first text part of the message that mail-parser could not decode
-/// (`part_encoding_problem`), read here by its own transfer encoding and
-/// charset. A multipart that never closes (spam cut short, a kit that
-/// forgets the closing boundary) leaves its only text part undecoded among
-/// the attachments, and the message would seem to say nothing. Parts with a
-/// file name or an attachment disposition stay attachments; at most
-/// `max_bytes` of raw body are read. Base64 is decoded leniently (what is
+/// The first text part of the message that mail-parser left among the
+/// attachments, read as the body of a message that has no other text.
+/// Two shapes of broken or odd MIME put it there:
+/// - a multipart that never closes (spam cut short, a kit that forgets the
+///   closing boundary) leaves its only text part undecoded
+///   (`part_encoding_problem`); it is read here by its own transfer encoding
+///   and charset;
+/// - a text part after the root of a `multipart/related` (behind an empty
+///   multipart, say) is decoded but filed as an attachment; its decoded text
+///   is taken as it is.
+///
+/// Parts with a file name or an attachment disposition stay attachments; at
+/// most `max_bytes` of raw body are read. Base64 is decoded leniently (what is
 /// not of its alphabet is skipped), quoted-printable as mail-parser does a
-/// body; a part that still does not decode is left alone, never read as
-/// its encoded form.
-pub(super) fn unterminated_text(message: &Message<'_>, max_bytes: usize) -> Option<RecoveredText> {
+/// body; a part that still does not decode is left alone, never read as its
+/// encoded form.
+pub(super) fn stray_text(message: &Message<'_>, max_bytes: usize) -> Option<RecoveredText> {
     let (index, part, is_html) = message.parts.iter().enumerate().find_map(|(index, p)| {
-        let candidate = p.is_encoding_problem
-            && matches!(p.body, PartType::Text(_))
+        let filed_as_attachment = p.is_encoding_problem
+            || u32::try_from(index).is_ok_and(|i| message.attachments.contains(&i));
+        let candidate = filed_as_attachment
+            && matches!(p.body, PartType::Text(_) | PartType::Html(_))
             && p.attachment_name().is_none()
             && !p.content_disposition().is_some_and(|d| d.is_attachment());
         if !candidate {
@@ -331,6 +343,11 @@ pub(super) fn unterminated_text(message: &Message<'_>, max_bytes: usize) -> Opti
             _ => None,
         }
     })?;
+    let part_index = u32::try_from(index).ok()?;
+    if !part.is_encoding_problem {
+        let decoded = part.text_contents()?;
+        return Some(recovered(part_index, decoded.to_owned(), is_html, false));
+    }
     let start = part.raw_body_offset() as usize;
     let raw_end = part.raw_end_offset() as usize;
     let end = raw_end.min(start.saturating_add(max_bytes));
@@ -363,15 +380,19 @@ pub(super) fn unterminated_text(message: &Message<'_>, max_bytes: usize) -> Opti
             || String::from_utf8_lossy(&decoded).into_owned(),
             |decode| decode(&decoded),
         );
+    Some(recovered(part_index, text, is_html, raw_end > end))
+}
+
+fn recovered(part: u32, text: String, is_html: bool, truncated: bool) -> RecoveredText {
     let (text, html) = if is_html {
         (super::html::html_text(&text), Some(text))
     } else {
         (text, None)
     };
-    Some(RecoveredText {
-        part: u32::try_from(index).ok()?,
+    RecoveredText {
+        part,
         text,
         html,
-        truncated: raw_end > end,
-    })
+        truncated,
+    }
 }

@@ -394,10 +394,10 @@ fn build_record(
     }
 
     let mut body = body_text(message, limits.max_text_bytes);
-    // Without any text, a text part mail-parser could not decode is the body.
+    // Without any text, a text part mail-parser left among the attachments
+    // is the body.
     let recovered = if body.text_from == TextFrom::None {
-        mime::unterminated_text(message, limits.max_text_bytes)
-            .filter(|r| !r.text.trim().is_empty())
+        mime::stray_text(message, limits.max_text_bytes).filter(|r| !r.text.trim().is_empty())
     } else {
         None
     };

@@ -308,3 +308,31 @@ Content-Transfer-Encoding: quoted-printable\r\n\r\nGr=C3=BC=C3=9Fe aus Berlin, b
     );
     assert_eq!(analyse_ok(named.as_bytes()).body.text_from, TextFrom::None);
 }
+
+/// A multipart whose first delimiter closes it has no parts. mail-parser
+/// read its absent first part up to the end of the message, so the real
+/// text part after it was lost in a blob of raw MIME; the text part, filed
+/// as an attachment of the `multipart/related`, is the body.
+#[test]
+fn an_empty_multipart_does_not_hide_the_parts_after_it() {
+    let raw = "From: Support <a@b.example>\r\nTo: c@d.example\r\nSubject: Sale\r\nDate: Tue, 14 Feb 2023 21:23:25 +0100\r\nMIME-Version: 1.0\r\n\
+Content-Type: multipart/related; type=\"text/plain\"; boundary=\"OUT\"\r\n\r\npreamble\r\n\r\n--OUT\r\n\
+Content-Type: multipart/related; type=\"text/html\";\r\n\tboundary=\"IN\"\r\n\r\n--IN--\r\n\r\n--OUT\r\n\
+Content-Type: text/plain; charset=\"UTF-8\"\r\nContent-Transfer-Encoding: base64\r\nContent-Disposition: inline\r\n\r\n\
+U0FMRSAtIDUwJQ0KaHR0cHM6Ly9zaG9ydC5leGFtcGxlL2FiYw0K\r\n\r\n--OUT--\r\n";
+    let r = analyse_ok(raw.as_bytes());
+    assert_eq!(
+        r.mime.structure,
+        "multipart/related(multipart/related(),text/plain)"
+    );
+    assert_eq!(r.body.text_from, TextFrom::Plain);
+    assert!(r.body.text.starts_with("SALE - 50%"), "{}", r.body.text);
+    assert!(
+        r.urls.iter().any(|u| u.url == "https://short.example/abc"),
+        "{:?}",
+        r.urls
+    );
+    assert!(r.attachments.is_empty(), "the body is not an attachment");
+    let codes: Vec<DefectCode> = r.defects.iter().map(|d| d.code).collect();
+    assert_eq!(codes, [DefectCode::MultipartEmpty]);
+}

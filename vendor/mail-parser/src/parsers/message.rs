@@ -157,10 +157,19 @@ impl MessageParser {
             let (is_multipart, mut is_inline, mut is_text, mut mime_type) =
                 mime_type(content_type, &state.mime_type);
 
+            // wavetrace patch: a multipart whose first delimiter is its close
+            // delimiter has no parts. It is read as a leaf up to its parent's
+            // next delimiter; before, its (absent) first part swallowed the
+            // rest of the message, hiding the parts that follow it.
+            let mut empty_multipart = false;
+
             if is_multipart
                 && let Some(mime_boundary) = content_type.and_then(|f| f.attribute("boundary"))
             {
-                if stream.seek_next_part(mime_boundary.as_bytes()) {
+                let found = stream.seek_next_part(mime_boundary.as_bytes());
+                empty_multipart = found
+                    && stream.data.get(stream.offset()..stream.offset() + 2) == Some(&b"--"[..]);
+                if found && !empty_multipart {
                     let part_id = message.parts.len();
                     let new_state = MessageParserState {
                         in_alternative: state.in_alternative
@@ -188,7 +197,7 @@ impl MessageParser {
                     state = new_state;
                     stream.skip_crlf();
                     continue;
-                } else {
+                } else if !found {
                     mime_type = MimeType::TextOther;
                     is_text = true;
                 }
@@ -197,6 +206,7 @@ impl MessageParser {
             let (mut encoding, decode_fnc): (Encoding, DecodeFnc<'_>) = match part_headers
                 .header_value(&HeaderName::ContentTransferEncoding)
             {
+                _ if empty_multipart => (Encoding::None, MessageStream::mime_part),
                 Some(HeaderValue::Text(encoding)) if encoding.eq_ignore_ascii_case("base64") => {
                     (Encoding::Base64, MessageStream::decode_base64_mime)
                 }
@@ -263,7 +273,9 @@ impl MessageParser {
                 state.offset_end = offset_end;
             }
 
-            let body_part = if mime_type != MimeType::Message {
+            let body_part = if empty_multipart {
+                PartType::Multipart(Vec::new())
+            } else if mime_type != MimeType::Message {
                 let is_inline = is_inline
                     && part_headers
                         .header_value(&HeaderName::ContentDisposition)
