@@ -245,13 +245,19 @@ fn text_holds(v: &Value, regex: &regex::Regex, lower: bool) -> bool {
 /// What made a leaf true, for the evidence line.
 enum Witness<'v> {
     Value(&'v Value),
+    /// A string a regex matched: shown around the match.
+    Matched {
+        value: &'v Value,
+        regex: &'v regex::Regex,
+        lower: bool,
+    },
     Number(u64),
     NoValue,
 }
 
 /// The positive part of a comparison (`==` for `!=`, `in` for `not in`):
 /// `Some(witness)` when it holds.
-fn positive<'v>(c: &Compare, root: &'v Value) -> Option<Witness<'v>> {
+fn positive<'v>(c: &'v Compare, root: &'v Value) -> Option<Witness<'v>> {
     let lower = matches!(c.lhs, Operand::Lower(_));
     match (&c.lhs, &c.test) {
         (Operand::Count(p) | Operand::Len(p), test) => {
@@ -301,7 +307,11 @@ fn positive<'v>(c: &Compare, root: &'v Value) -> Option<Witness<'v>> {
             }
         }
         (Operand::Path(p) | Operand::Lower(p), Test::Text { regex, .. }) => {
-            find(root, p, |v| text_holds(v, regex, lower)).map(Witness::Value)
+            find(root, p, |v| text_holds(v, regex, lower)).map(|value| Witness::Matched {
+                value,
+                regex,
+                lower,
+            })
         }
     }
 }
@@ -456,12 +466,51 @@ fn leaf_line(label: &str, witness: &Witness<'_>) -> String {
     line.push_str(": ");
     match witness {
         Witness::Value(v) => render_value_into(v, &mut line),
+        Witness::Matched {
+            value,
+            regex,
+            lower,
+        } => render_match_into(value, regex, *lower, &mut line),
         Witness::Number(n) => {
             let _ = write!(line, "{n}");
         }
         Witness::NoValue => line.push_str("(no value)"),
     }
     line
+}
+
+/// Bytes of context shown on each side of a regex match in a long string.
+const MATCH_CONTEXT_BYTES: usize = 60;
+
+/// A string a regex matched, as the match with some context on each side
+/// when the string is too long to show whole: a body's evidence shows what
+/// matched, not the body's first words. Cut ends are marked with `…`.
+fn render_match_into(v: &Value, regex: &regex::Regex, lower: bool, out: &mut String) {
+    let Value::String(s) = v else {
+        return render_value_into(v, out);
+    };
+    if s.len() <= MAX_EVIDENCE_CHARS {
+        return render_value_into(v, out);
+    }
+    let text = if lower {
+        lowered(s)
+    } else {
+        Cow::Borrowed(s.as_str())
+    };
+    let Some(m) = regex.find(&text) else {
+        return render_value_into(v, out);
+    };
+    let start = text.floor_char_boundary(m.start().saturating_sub(MATCH_CONTEXT_BYTES));
+    let end = text.ceil_char_boundary(m.end().saturating_add(MATCH_CONTEXT_BYTES));
+    let mut excerpt = String::with_capacity(end - start + 8);
+    if start > 0 {
+        excerpt.push('…');
+    }
+    excerpt.push_str(text.get(start..end).unwrap_or_default());
+    if end < text.len() {
+        excerpt.push('…');
+    }
+    render_value_into(&Value::String(excerpt), out);
 }
 
 /// Clips to MAX_EVIDENCE_CHARS characters, marking the cut with `…`.

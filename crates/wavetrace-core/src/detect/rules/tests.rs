@@ -517,17 +517,50 @@ fn evidence_names_the_leaves_that_made_the_rule_true() {
 fn evidence_is_clipped_and_capped() {
     let long = "é".repeat(500);
     let r = json!({"s": long, "n": 1});
-    let lines = evidence("s contains 'é'", &r).unwrap_or_default();
+    let lines = evidence("exists(s)", &r).unwrap_or_default();
     assert_eq!(lines.len(), 1);
     let line = lines.first().cloned().unwrap_or_default();
     assert!(line.ends_with('…'), "{line}");
     assert_eq!(
         line.chars().count(),
-        "s contains \"é\": ".chars().count() + 200 + 1
+        "exists(s): ".chars().count() + 200 + 1
     );
     let many = vec!["n == 1"; 40].join(" and ");
     let lines = evidence(&many, &r).unwrap_or_default();
     assert_eq!(lines.len(), eval::MAX_EVIDENCE_ENTRIES);
+}
+
+/// A regex test on a long string shows the match in its context, not the
+/// string's first words.
+#[test]
+fn evidence_of_a_match_in_a_long_string_shows_the_match() {
+    let text = format!(
+        "{}You have 24 hours to withdraw +17,794$ now.{}",
+        "a ".repeat(300),
+        " z".repeat(300)
+    );
+    let r = json!({ "body": { "text": text } });
+    let lines = evidence(r#"body.text matches "\\+\\d[\\d,]*\\$""#, &r).unwrap_or_default();
+    let line = lines.first().cloned().unwrap_or_default();
+    assert!(line.contains("withdraw +17,794$ now."), "{line}");
+    assert!(line.contains(": \"…a a "), "{line}");
+    assert!(line.ends_with(" z …\""), "{line}");
+    assert!(line.chars().count() < 200, "{line}");
+
+    // Lower-cased tests show the lower-cased text; short strings stay whole.
+    let lines = evidence(r#"lower(body.text) contains "withdraw +17""#, &r).unwrap_or_default();
+    assert!(
+        lines
+            .first()
+            .is_some_and(|l| l.contains("withdraw +17,794$")),
+        "{lines:?}"
+    );
+    let r = json!({ "subject": "Withdraw +$83 today" });
+    let lines = evidence(r#"subject matches "\\+\\$""#, &r).unwrap_or_default();
+    assert_eq!(
+        lines,
+        [r#"subject matches "\\+\\$": "Withdraw +$83 today""#]
+    );
 }
 
 // ------------------------------------------------------------ rule files
