@@ -121,6 +121,10 @@ const BUILTIN_LEXICONS: &[(&str, &str)] = &[
         "data/lexicons/spam.toml",
         include_str!("../../../../data/lexicons/spam.toml"),
     ),
+    (
+        "data/lexicons/impersonal_greeting.toml",
+        include_str!("../../../../data/lexicons/impersonal_greeting.toml"),
+    ),
 ];
 
 /// What the content classifiers found in one message.
