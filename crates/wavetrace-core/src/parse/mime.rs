@@ -88,7 +88,8 @@ pub(super) fn walk(
         check_multipart(message, part, &content_type, defects);
         check_charset(part, defects);
 
-        let is_attachment = message.attachments.contains(&id)
+        // mail-parser files attachments in part order.
+        let is_attachment = message.attachments.binary_search(&id).is_ok()
             && !(std::ptr::eq(message, root) && body_part == Some(id));
         match &part.body {
             PartType::Multipart(children) => {
@@ -212,10 +213,6 @@ fn check_multipart(
         );
         return;
     }
-    if matches!(&part.body, PartType::Multipart(parts) if parts.is_empty()) {
-        defects.add(DefectCode::MultipartEmpty, Some(content_type.to_string()));
-        return;
-    }
     let Some(boundary) = boundary else { return };
     let raw = message.raw_message();
     let body = raw.get(part.offset_body as usize..).unwrap_or_default();
@@ -223,11 +220,15 @@ fn check_multipart(
     close.extend_from_slice(b"--");
     close.extend_from_slice(boundary.as_bytes());
     close.extend_from_slice(b"--");
+    // A multipart cut off after its first delimiter has no parts either:
+    // it is unterminated, not empty.
     if memchr::memmem::find(body, &close).is_none() {
         defects.add(
             DefectCode::MultipartUnterminated,
             Some(content_type.to_string()),
         );
+    } else if matches!(&part.body, PartType::Multipart(parts) if parts.is_empty()) {
+        defects.add(DefectCode::MultipartEmpty, Some(content_type.to_string()));
     }
 }
 
@@ -326,27 +327,41 @@ pub(super) struct RecoveredText {
 /// not of its alphabet is skipped), quoted-printable as mail-parser does a
 /// body; a part that still does not decode is left alone, never read as its
 /// encoded form.
-pub(super) fn stray_text(message: &Message<'_>, max_bytes: usize) -> Option<RecoveredText> {
-    let (index, part, is_html) = message.parts.iter().enumerate().find_map(|(index, p)| {
-        let filed_as_attachment = p.is_encoding_problem
-            || u32::try_from(index).is_ok_and(|i| message.attachments.contains(&i));
-        let candidate = filed_as_attachment
-            && matches!(p.body, PartType::Text(_) | PartType::Html(_))
-            && p.attachment_name().is_none()
-            && !p.content_disposition().is_some_and(|d| d.is_attachment());
-        if !candidate {
-            return None;
-        }
-        match declared_type(p).as_str() {
-            "text/plain" => Some((index, p, false)),
-            "text/html" => Some((index, p, true)),
-            _ => None,
-        }
-    })?;
+pub(super) fn stray_text(
+    message: &Message<'_>,
+    max_bytes: usize,
+    max_parts: usize,
+) -> Option<RecoveredText> {
+    // mail-parser files attachments in part order: a binary search each.
+    let (index, part, is_html) =
+        message
+            .parts
+            .iter()
+            .enumerate()
+            .take(max_parts)
+            .find_map(|(index, p)| {
+                let filed_as_attachment = p.is_encoding_problem
+                    || u32::try_from(index)
+                        .is_ok_and(|i| message.attachments.binary_search(&i).is_ok());
+                let candidate = filed_as_attachment
+                    && matches!(p.body, PartType::Text(_) | PartType::Html(_))
+                    && p.attachment_name().is_none()
+                    && !p.content_disposition().is_some_and(|d| d.is_attachment());
+                if !candidate {
+                    return None;
+                }
+                match declared_type(p).as_str() {
+                    "text/plain" => Some((index, p, false)),
+                    "text/html" => Some((index, p, true)),
+                    _ => None,
+                }
+            })?;
     let part_index = u32::try_from(index).ok()?;
     if !part.is_encoding_problem {
         let decoded = part.text_contents()?;
-        return Some(recovered(part_index, decoded.to_owned(), is_html, false));
+        let kept = super::prefix(decoded, max_bytes);
+        let truncated = kept.len() < decoded.len();
+        return Some(recovered(part_index, kept.to_owned(), is_html, truncated));
     }
     let start = part.raw_body_offset() as usize;
     let raw_end = part.raw_end_offset() as usize;

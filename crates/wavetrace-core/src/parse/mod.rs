@@ -397,7 +397,8 @@ fn build_record(
     // Without any text, a text part mail-parser left among the attachments
     // is the body.
     let recovered = if body.text_from == TextFrom::None {
-        mime::stray_text(message, limits.max_text_bytes).filter(|r| !r.text.trim().is_empty())
+        mime::stray_text(message, limits.max_text_bytes, limits.max_parts)
+            .filter(|r| !r.text.trim().is_empty())
     } else {
         None
     };

@@ -335,4 +335,29 @@ U0FMRSAtIDUwJQ0KaHR0cHM6Ly9zaG9ydC5leGFtcGxlL2FiYw0K\r\n\r\n--OUT--\r\n";
     assert!(r.attachments.is_empty(), "the body is not an attachment");
     let codes: Vec<DefectCode> = r.defects.iter().map(|d| d.code).collect();
     assert_eq!(codes, [DefectCode::MultipartEmpty]);
+
+    // `--IN--` inside a line is no delimiter: the multipart is not empty,
+    // and the part after the real delimiter is still read.
+    let inline = raw.replace("\r\n\r\n--IN--\r\n", "\r\n\r\nsee --IN-- here\r\n--IN\r\nContent-Type: text/plain\r\n\r\nInner words\r\n--IN--\r\n");
+    assert_ne!(inline, raw);
+    let r = analyse_ok(inline.as_bytes());
+    assert!(r.body.text.contains("Inner words"), "{}", r.body.text);
+    assert!(
+        r.defects
+            .iter()
+            .all(|d| d.code != DefectCode::MultipartEmpty),
+        "{:?}",
+        r.defects
+    );
+
+    // A multipart cut off after its first delimiter is unterminated, not empty.
+    let cut = "From: a@b.example\r\nTo: c@d.example\r\nSubject: Cut\r\nDate: Tue, 14 Feb 2023 21:23:25 +0100\r\n\
+MIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=\"CUT\"\r\n\r\n--CUT\r\n";
+    let r = analyse_ok(cut.as_bytes());
+    let codes: Vec<DefectCode> = r.defects.iter().map(|d| d.code).collect();
+    assert!(
+        codes.contains(&DefectCode::MultipartUnterminated),
+        "{codes:?}"
+    );
+    assert!(!codes.contains(&DefectCode::MultipartEmpty), "{codes:?}");
 }

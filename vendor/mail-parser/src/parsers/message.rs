@@ -158,17 +158,25 @@ impl MessageParser {
                 mime_type(content_type, &state.mime_type);
 
             // wavetrace patch: a multipart whose first delimiter is its close
-            // delimiter has no parts. It is read as a leaf up to its parent's
-            // next delimiter; before, its (absent) first part swallowed the
-            // rest of the message, hiding the parts that follow it.
+            // delimiter, at the start of a line, has no parts. It is read as a
+            // leaf up to its parent's next delimiter; before, its (absent)
+            // first part swallowed the rest of the message, hiding the parts
+            // that follow it. A `--B--` inside a line is no delimiter (RFC
+            // 2046 5.1.1) and is left to mail-parser as before.
             let mut empty_multipart = false;
 
             if is_multipart
                 && let Some(mime_boundary) = content_type.and_then(|f| f.attribute("boundary"))
             {
                 let found = stream.seek_next_part(mime_boundary.as_bytes());
-                empty_multipart = found
-                    && stream.data.get(stream.offset()..stream.offset() + 2) == Some(&b"--"[..]);
+                if found {
+                    let after = stream.offset();
+                    let start = after.saturating_sub(mime_boundary.len() + 2);
+                    let line_start = start <= state.offset_body
+                        || stream.data.get(start - 1) == Some(&b'\n');
+                    empty_multipart =
+                        line_start && stream.data.get(after..after + 2) == Some(&b"--"[..]);
+                }
                 if found && !empty_multipart {
                     let part_id = message.parts.len();
                     let new_state = MessageParserState {
