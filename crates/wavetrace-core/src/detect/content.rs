@@ -1329,7 +1329,7 @@ mod tests {
     use super::*;
     use proptest::prelude::*;
 
-    const CLASSIFIERS: [&str; 9] = [
+    const CLASSIFIERS: [&str; 10] = [
         "intimidation",
         "extortion",
         "data_possession",
@@ -1339,6 +1339,7 @@ mod tests {
         "advance_fee",
         "urgency",
         "spam",
+        "impersonal_greeting",
     ];
 
     fn score(signals: &ContentSignals, class: &str) -> f64 {
@@ -1437,6 +1438,12 @@ mod tests {
         ("spam", "de", "", "Online-Apotheke ohne Rezept: schnell abnehmen mit unseren Diätpillen."),
         ("spam", "nl", "", "Online apotheek zonder recept: snel afvallen met afslankpillen."),
         ("spam", "fr", "", "Pharmacie en ligne sans ordonnance : maigrir vite avec nos pilules minceur."),
+        ("impersonal_greeting", "en", "", "Dear Customer, your statement is ready."),
+        ("impersonal_greeting", "es", "", "Estimado cliente, su estado de cuenta está listo."),
+        ("impersonal_greeting", "pt", "", "Prezado cliente, seu extrato está disponível."),
+        ("impersonal_greeting", "de", "", "Sehr geehrter Kunde, Ihr Kontoauszug ist bereit."),
+        ("impersonal_greeting", "nl", "", "Geachte klant, uw afschrift staat klaar."),
+        ("impersonal_greeting", "fr", "", "Cher client, votre relevé est disponible."),
     ];
 
     #[test]

@@ -501,7 +501,12 @@ fn render_match_into(v: &Value, regex: &regex::Regex, lower: bool, out: &mut Str
         return render_value_into(v, out);
     };
     let start = text.floor_char_boundary(m.start().saturating_sub(MATCH_CONTEXT_BYTES));
-    let end = text.ceil_char_boundary(m.end().saturating_add(MATCH_CONTEXT_BYTES));
+    // A long match is clipped below anyway: copy no more than can be shown.
+    let shown = m
+        .end()
+        .saturating_add(MATCH_CONTEXT_BYTES)
+        .min(start.saturating_add(4 * MAX_EVIDENCE_CHARS));
+    let end = text.ceil_char_boundary(shown);
     let mut excerpt = String::with_capacity(end - start + 8);
     if start > 0 {
         excerpt.push('…');
