@@ -193,6 +193,41 @@ proptest! {
         }
     }
 
+    /// Empty multiparts (`--B--` at once) anywhere among a multipart/mixed's
+    /// text parts, with either line ending: every text part is still read,
+    /// and the empty multiparts are reported.
+    #[test]
+    fn empty_multiparts_hide_no_part(
+        words in proptest::collection::vec("[a-z]{6,12}", 1..6),
+        empties in proptest::collection::vec(any::<bool>(), 6),
+        crlf in any::<bool>(),
+    ) {
+        let nl = if crlf { "\r\n" } else { "\n" };
+        let mut raw = format!(
+            "From: a@b.example{nl}To: c@d.example{nl}Subject: s{nl}Date: Tue, 14 Feb 2023 21:23:25 +0100{nl}\
+MIME-Version: 1.0{nl}Content-Type: multipart/mixed; boundary=\"OUT\"{nl}{nl}"
+        );
+        let mut empty_count = 0;
+        for (i, word) in words.iter().enumerate() {
+            if empties.get(i).copied().unwrap_or(false) {
+                empty_count += 1;
+                raw.push_str(&format!(
+                    "--OUT{nl}Content-Type: multipart/related; boundary=\"IN{i}\"{nl}{nl}--IN{i}--{nl}{nl}"
+                ));
+            }
+            raw.push_str(&format!("--OUT{nl}Content-Type: text/plain{nl}{nl}{word}{nl}"));
+        }
+        raw.push_str(&format!("--OUT--{nl}"));
+        let r = analyse_ok(raw.as_bytes());
+        for word in &words {
+            prop_assert!(r.body.text.contains(word.as_str()), "{} missing from {:?}", word, r.body.text);
+        }
+        // Defects are listed once per code.
+        let reported = r.defects.iter().any(|d| d.code == DefectCode::MultipartEmpty);
+        prop_assert_eq!(reported, empty_count > 0);
+        prop_assert_eq!(r.mime.structure.matches("multipart/related()").count(), empty_count);
+    }
+
     /// Mail-shaped input with arbitrary header values and bodies.
     #[test]
     fn mail_shaped_input_is_mail(subject in "[ -~]{0,80}", from in "[ -~]{0,80}", body in "\\PC{0,400}") {
