@@ -333,30 +333,25 @@ pub(super) fn stray_text(
     max_parts: usize,
 ) -> Option<RecoveredText> {
     // mail-parser files attachments in part order: a binary search each.
-    let (index, part, is_html) =
-        message
-            .parts
-            .iter()
-            .enumerate()
-            .take(max_parts)
-            .find_map(|(index, p)| {
-                let filed_as_attachment = p.is_encoding_problem
-                    || u32::try_from(index)
-                        .is_ok_and(|i| message.attachments.binary_search(&i).is_ok());
-                let candidate = filed_as_attachment
-                    && matches!(p.body, PartType::Text(_) | PartType::Html(_))
-                    && p.attachment_name().is_none()
-                    && !p.content_disposition().is_some_and(|d| d.is_attachment());
-                if !candidate {
-                    return None;
-                }
-                match declared_type(p).as_str() {
-                    "text/plain" => Some((index, p, false)),
-                    "text/html" => Some((index, p, true)),
-                    _ => None,
-                }
-            })?;
-    let part_index = u32::try_from(index).ok()?;
+    let (part_index, part, is_html) = (0u32..)
+        .zip(message.parts.iter())
+        .take(max_parts)
+        .find_map(|(index, p)| {
+            let filed_as_attachment =
+                p.is_encoding_problem || message.attachments.binary_search(&index).is_ok();
+            let candidate = filed_as_attachment
+                && matches!(p.body, PartType::Text(_) | PartType::Html(_))
+                && p.attachment_name().is_none()
+                && !p.content_disposition().is_some_and(|d| d.is_attachment());
+            if !candidate {
+                return None;
+            }
+            match declared_type(p).as_str() {
+                "text/plain" => Some((index, p, false)),
+                "text/html" => Some((index, p, true)),
+                _ => None,
+            }
+        })?;
     if !part.is_encoding_problem {
         let decoded = part.text_contents()?;
         let kept = super::prefix(decoded, max_bytes);
