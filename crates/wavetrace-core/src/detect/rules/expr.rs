@@ -14,6 +14,8 @@ pub(super) const MAX_CONDITION_BYTES: usize = 8 * 1024;
 pub(super) const MAX_DEPTH: usize = 64;
 /// Most items in one list literal.
 pub(super) const MAX_LIST_ITEMS: usize = 10_000;
+/// Paths in one `any(...)`.
+pub(super) const MAX_ANY_PATHS: usize = 16;
 /// Compiled-size limit of one regex (bytes), so a rule cannot exhaust memory.
 pub(super) const REGEX_SIZE_LIMIT: usize = 1 << 20;
 /// Lists with more strings than this are looked up through a hash set.
@@ -538,12 +540,16 @@ impl<'a> Parser<'a> {
         }
     }
 
-    /// `exists(path)`, `rule("id")`, `count(path)`, `len(path)`, `lower(path)`.
+    /// `exists(path)`, `rule("id")`, `count(path)`, `len(path)`, `lower(path)`,
+    /// `any(path, ...)`.
     fn call(&mut self, name: &str, start: usize) -> Result<Expr, SyntaxError> {
+        if name == "any" {
+            return self.any_of();
+        }
         if !matches!(name, "exists" | "rule" | "count" | "len" | "lower") {
             return Err(SyntaxError::new(
                 start,
-                format!("unknown function `{name}`; the functions are exists, count, len, lower and rule"),
+                format!("unknown function `{name}`; the functions are any, exists, count, len, lower and rule"),
             ));
         }
         self.advance(); // name
@@ -595,6 +601,72 @@ impl<'a> Parser<'a> {
             Expr::Truthy(operand, _) => self.comparison(operand),
             other => Ok(labelled(other)),
         }
+    }
+
+    /// `any(p1, p2, ...) OP value`: the test once, on several paths; true when
+    /// it holds for one of them. Read as `p1 OP value or p2 OP value ...`, so
+    /// evaluation and evidence are those of the written-out form, with one
+    /// compiled regex shared by every path.
+    fn any_of(&mut self) -> Result<Expr, SyntaxError> {
+        let name = self.advance();
+        self.advance(); // (
+        let mut paths = Vec::new();
+        loop {
+            let next = self.peek().clone();
+            if !matches!(next.tok, Tok::Ident(_)) {
+                return Err(SyntaxError::new(
+                    next.start,
+                    format!("any() takes paths separated by commas, found {}", next.tok),
+                ));
+            }
+            if self.peek_at(1).tok == Tok::LParen {
+                return Err(SyntaxError::new(
+                    next.start,
+                    "any() takes plain paths, not functions: write the test once per function",
+                ));
+            }
+            if paths.len() == MAX_ANY_PATHS {
+                return Err(SyntaxError::new(
+                    next.start,
+                    format!("any() takes at most {MAX_ANY_PATHS} paths"),
+                ));
+            }
+            paths.push(self.path()?);
+            let sep = self.advance();
+            match sep.tok {
+                Tok::Comma => {}
+                Tok::RParen => break,
+                other => {
+                    return Err(SyntaxError::new(
+                        sep.start,
+                        format!("expected `,` or `)` in any(), found {other}"),
+                    ))
+                }
+            }
+        }
+        if paths.len() < 2 {
+            return Err(SyntaxError::new(
+                name.start,
+                "any() needs two paths or more; for one, write the path alone",
+            ));
+        }
+        let mut paths = paths.into_iter();
+        let first = paths.next().map(Operand::Path);
+        let Some(Expr::Compare(compare)) = first.map(|p| self.comparison(p)).transpose()? else {
+            return Err(SyntaxError::new(
+                self.peek().start,
+                "any(...) needs an operator and a value after it, e.g. `any(subject, body.text) matches \"x\"`",
+            ));
+        };
+        let mut items = vec![Expr::Compare(compare.clone())];
+        for path in paths {
+            items.push(labelled(Expr::Compare(Box::new(Compare {
+                lhs: Operand::Path(path),
+                test: compare.test.clone(),
+                label: Box::default(),
+            }))));
+        }
+        Ok(Expr::Or(items))
     }
 
     /// `ident(.ident | [N])*`, written without spaces.

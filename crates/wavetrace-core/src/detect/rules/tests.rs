@@ -166,7 +166,7 @@ fn condition_syntax_errors_are_located_and_clear() {
         ("a is 'x'", "<condition>:1:3: unknown operator `is`; expected ==, !=, <, <=, >, >=, in, not in, matches, contains, starts_with, ends_with, `and` or `or`"),
         ("a === 'x'", "<condition>:1:3: unknown operator `===`"),
         ("a =~ 'x'", "<condition>:1:3: unknown operator `=~`"),
-        ("foo(a) > 1", "<condition>:1:1: unknown function `foo`; the functions are exists, count, len, lower and rule"),
+        ("foo(a) > 1", "<condition>:1:1: unknown function `foo`; the functions are any, exists, count, len, lower and rule"),
         ("a matches '('", "<condition>:1:11: invalid regex: regex parse error:\n    (\n    ^\nerror: unclosed group"),
         ("'x' == a", "<condition>:1:1: a condition cannot start with a value: write the path on the left, e.g. `from.domain == \"x\"`"),
         ("a == b", "<condition>:1:6: expected a value after `==`, found `b` (the right side is a literal: a quoted string, a number, true, false or null)"),
@@ -464,6 +464,43 @@ fn rule_references_ask_the_caller() {
 // --------------------------------------------------------------- evidence
 
 #[test]
+fn any_tests_several_paths_as_the_written_out_or() {
+    let r = record();
+    let any = r#"any(to.domain, subject, from.name) matches "(?i)paypal|verify""#;
+    let written = r#"to.domain matches "(?i)paypal|verify" or subject matches "(?i)paypal|verify" or from.name matches "(?i)paypal|verify""#;
+    assert_eq!(canon(any), canon(written));
+    assert!(holds(any, &r));
+    assert_eq!(evidence(any, &r), evidence(written, &r));
+    assert!(!holds(r#"any(to.domain, missing) contains "paypal""#, &r));
+    // Every operator, and inside larger conditions.
+    assert!(holds(r#"any(missing, to.domain) == "corp.example""#, &r));
+    assert!(holds(r#"any(missing, to.domain) in ["corp.example"]"#, &r));
+    assert!(holds(
+        r#"not any(missing, to.domain) == "x" and any(subject, missing) starts_with "urgent""#,
+        &r
+    ));
+}
+
+#[test]
+fn any_is_rejected_with_clear_errors() {
+    let cases = [
+        ("any(subject)", "<condition>:1:1: any() needs two paths or more; for one, write the path alone"),
+        ("any(subject, )", "<condition>:1:14: any() takes paths separated by commas, found `)`"),
+        ("any(subject body.text) matches 'x'", "<condition>:1:13: expected `,` or `)` in any(), found `body`"),
+        ("any(subject, body.text)", "<condition>:1:24: any(...) needs an operator and a value after it, e.g. `any(subject, body.text) matches \"x\"`"),
+        ("any(subject, body.text) and a", "<condition>:1:25: any(...) needs an operator and a value after it, e.g. `any(subject, body.text) matches \"x\"`"),
+        ("any(count(a), b) > 1", "<condition>:1:5: any() takes plain paths, not functions: write the test once per function"),
+        ("any('a', b) == 1", "<condition>:1:5: any() takes paths separated by commas, found a string"),
+    ];
+    for (src, want) in cases {
+        assert_eq!(parse_err(src), want, "{src:?}");
+    }
+    let many = format!("any({}) == 1", vec!["a"; expr::MAX_ANY_PATHS + 1].join(", "));
+    let limit = format!("any() takes at most {} paths", expr::MAX_ANY_PATHS);
+    assert!(parse_err(&many).ends_with(&limit), "{}", parse_err(&many));
+}
+
+#[test]
 fn evidence_names_the_leaves_that_made_the_rule_true() {
     let r = record();
     assert_eq!(
@@ -710,7 +747,7 @@ fn condition_errors_point_inside_the_file() {
     let basic = "[[rule]]\nid = \"r1\"\ndescription = \"d\"\nseverity = \"low\"\nscore = 1\nwhen = \"s == \\\"\\u00e9\\\" and foo(x)\"\n";
     assert_eq!(
         file_errors(basic),
-        vec!["r.toml:6:29: unknown function `foo`; the functions are exists, count, len, lower and rule"]
+        vec!["r.toml:6:29: unknown function `foo`; the functions are any, exists, count, len, lower and rule"]
     );
     // Multi-line basic string with a line-ending backslash.
     let multi = "[[rule]]\nid = \"r1\"\ndescription = \"d\"\nseverity = \"low\"\nscore = 1\nwhen = \"\"\"\na == 1 and \\\n    b ==\"\"\"\n";
@@ -951,7 +988,7 @@ proptest! {
     }
 
     #[test]
-    fn parser_never_panics_on_near_miss_conditions(s in r#"[a-c.()\[\]0-9 "'\\=!<>#-]{0,40}|(not |and |or |in |a |b\.c |== |"x" |\( |\) |\[1\] |count\(|rule\('|, ){0,12}"#) {
+    fn parser_never_panics_on_near_miss_conditions(s in r#"[a-c.()\[\]0-9 "'\\=!<>#-]{0,40}|(not |and |or |in |a |b\.c |== |"x" |\( |\) |\[1\] |count\(|any\(|rule\('|, ){0,12}"#) {
         if let Ok(c) = parse_condition(&s) {
             // Whatever parses prints to something that parses to the same text.
             let once = c.to_string();
