@@ -43,7 +43,8 @@ pub struct SenderSignals {
     /// Where characters that only serve to defeat filters appear
     /// (`display_name`, `subject`): invisible format characters (zero-width,
     /// tag characters, bidi controls), mathematical alphanumerics (`𝗡𝘂𝘁𝗲𝗹𝗹𝗮`),
-    /// small capitals (`ᴇɴᴇʀɢɪᴇ`), combining overlays. No legitimate sender
+    /// small capitals (`ᴇɴᴇʀɢɪᴇ`), combining overlays, another script's
+    /// combining marks on Latin letters (`amܿazoܿn`). No legitimate sender
     /// writes a name that way.
     #[serde(default)]
     pub obfuscated_text: Vec<String>,
@@ -144,12 +145,32 @@ fn symbol_heavy(name: &str) -> bool {
     symbols >= 3 && symbols * 100 > total * 15
 }
 
+/// Combining marks of Hebrew, Arabic, Syriac, Thaana, Devanagari and Thai,
+/// and the supplementary and symbol combining blocks: on their own letters
+/// they are writing; after a Latin letter, digit or dot (`amܿazoܿn.ܿcܿom`)
+/// they only break the word for a filter.
+fn foreign_combining_mark(c: char) -> bool {
+    matches!(c as u32,
+        0x0591..=0x05C7 | 0x0610..=0x061A | 0x064B..=0x065F | 0x0670 | 0x06D6..=0x06ED
+        | 0x0711 | 0x0730..=0x074A | 0x07A6..=0x07B0 | 0x0900..=0x0903 | 0x093A..=0x094F
+        | 0x0E31 | 0x0E34..=0x0E3A | 0x0E47..=0x0E4E
+        | 0x1AB0..=0x1AFF | 0x1DC0..=0x1DFF | 0x20D0..=0x20FF | 0xFE20..=0xFE2F)
+}
+
+fn obfuscated(text: &str) -> bool {
+    text.chars().any(obfuscating)
+        || text
+            .chars()
+            .zip(text.chars().skip(1))
+            .any(|(before, c)| before.is_ascii_graphic() && foreign_combining_mark(c))
+}
+
 fn obfuscated_fields(name: &str, subject: &str) -> Vec<String> {
     let mut out = Vec::new();
-    if name.chars().any(obfuscating) {
+    if obfuscated(name) {
         out.push("display_name".to_string());
     }
-    if subject.chars().any(obfuscating) {
+    if obfuscated(subject) {
         out.push("subject".to_string());
     }
     out
@@ -413,6 +434,12 @@ mod tests {
             vec!["display_name", "subject"]
         );
         assert!(obfuscated_fields("Zoë Müller 👍", "Café ☕").is_empty());
+        // Another script's combining marks on Latin letters, and on their own.
+        assert_eq!(
+            obfuscated_fields("customers@servicesܿ.ܿamznܿ.ܿcom", "Hello"),
+            ["display_name"]
+        );
+        assert!(obfuscated_fields("שָׁלוֹם", "مَرْحَبًا ܫܠܵܡܵܐ").is_empty());
     }
 
     #[test]
