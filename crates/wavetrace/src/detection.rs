@@ -146,12 +146,12 @@ pub fn check(config: Option<&Path>, args: &DetectArgs) -> anyhow::Result<ExitCod
     match detector(config, args) {
         Ok(d) => {
             let p = d.provenance();
-            println!(
+            outln!(
                 "ok: {} rules from {} files, rule set {}",
                 p.count,
                 p.sources.len(),
                 p.digest
-            );
+            )?;
             Ok(ExitCode::SUCCESS)
         }
         Err(e) if e.downcast_ref::<RuleErrors>().is_some() => {
@@ -165,12 +165,12 @@ pub fn check(config: Option<&Path>, args: &DetectArgs) -> anyhow::Result<ExitCod
 /// `wavetrace rules list`: one line per rule.
 pub fn list(config: Option<&Path>, args: &DetectArgs) -> anyhow::Result<ExitCode> {
     let d = detector(config, args)?;
-    println!(
+    outln!(
         "{:<34} {:<9} {:>5}  {:<40} source",
         "id", "severity", "score", "labels"
-    );
+    )?;
     for r in d.rules().rules() {
-        println!(
+        outln!(
             "{:<34} {:<9} {:>5}  {:<40} {}:{}",
             r.id,
             wavetrace_core::record::json_token(&r.severity),
@@ -178,7 +178,7 @@ pub fn list(config: Option<&Path>, args: &DetectArgs) -> anyhow::Result<ExitCode
             r.labels.join(","),
             r.origin,
             r.line
-        );
+        )?;
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -246,18 +246,18 @@ pub fn test(
                 Ok(()) => passed += 1,
                 Err(why) => {
                     failed += 1;
-                    println!(
+                    outln!(
                         "FAIL {} example {} ({}:{}): {why}",
                         rule.id,
                         n + 1,
                         rule.origin,
                         example.line
-                    );
+                    )?;
                 }
             }
         }
     }
-    println!("rule examples: {passed} passed, {failed} failed");
+    outln!("rule examples: {passed} passed, {failed} failed")?;
     Ok(if failed == 0 && passed > 0 {
         ExitCode::SUCCESS
     } else {

@@ -56,43 +56,43 @@ pub fn run(
         None => None,
     };
     if json {
-        println!(
+        outln!(
             "{}",
             serde_json::to_string_pretty(
                 &serde_json::json!({"clustering": report, "waves": wave_score, "missing": missing.len()})
             )?
-        );
+        )?;
     } else {
-        println!(
+        outln!(
             "messages scored: {} labelled ({} labels), {} not found in the store",
             report.labelled_messages,
             report.labels,
             missing.len()
-        );
-        println!(
+        )?;
+        outln!(
             "B-cubed   precision {:.4}  recall {:.4}  F1 {:.4}",
             report.bcubed_precision, report.bcubed_recall, report.bcubed_f1
-        );
-        println!(
+        )?;
+        outln!(
             "pairwise  precision {:.4}  recall {:.4}  F1 {:.4}",
             report.pairwise_precision, report.pairwise_recall, report.pairwise_f1
-        );
-        println!(
+        )?;
+        outln!(
             "background messages inside labelled campaigns: {}",
             report.intruders
-        );
-        println!(
+        )?;
+        outln!(
             "{:<28} {:>8} {:>12} {:>6}",
             "label", "purity", "completeness", "size"
-        );
+        )?;
         for l in &report.per_label {
-            println!(
+            outln!(
                 "{:<28} {:>8.3} {:>12.3} {:>6}",
                 l.label, l.purity, l.completeness, l.size
-            );
+            )?;
         }
         if let Some(w) = &wave_score {
-            println!(
+            outln!(
                 "waves: right count for {}/{} campaigns ({:.1}%), mean boundary error {}",
                 w.right_count,
                 w.campaigns,
@@ -100,10 +100,10 @@ pub fn run(
                 w.mean_boundary_error
                     .map(|e| format!("{e:.0} s"))
                     .unwrap_or_else(|| "-".into())
-            );
+            )?;
         }
         for m in missing.iter().take(10) {
-            println!("not found: {m}");
+            outln!("not found: {m}")?;
         }
     }
     if let Some(min) = min_f1 {

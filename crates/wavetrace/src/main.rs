@@ -3,6 +3,24 @@
 //! 0 success, 1 operational error or not found, 2 usage error, 3 a
 //! validation failure.
 
+/// `println!` that returns the write's error instead of panicking: a
+/// reader that leaves (`wavetrace rules list | head`) ends the command
+/// quietly through `is_broken_pipe`, as it does for streamed records.
+macro_rules! outln {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        writeln!(std::io::stdout().lock(), $($arg)*)
+    }};
+}
+
+/// `print!` that returns the write's error (see `outln!`).
+macro_rules! out {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        write!(std::io::stdout().lock(), $($arg)*)
+    }};
+}
+
 mod campaigns;
 mod config;
 mod detection;
@@ -330,8 +348,8 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let store = open_existing(&cli.db)?;
             match store.lookup(&args.id)? {
                 Lookup::Found(record) => match args.format {
-                    ShowFormat::Json => println!("{}", serde_json::to_string_pretty(&record)?),
-                    ShowFormat::Text => print!("{}", show::render(&record)),
+                    ShowFormat::Json => outln!("{}", serde_json::to_string_pretty(&record)?)?,
+                    ShowFormat::Text => out!("{}", show::render(&record))?,
                 },
                 Lookup::NotFound => {
                     return Err(NotFound(format!("no message matches {:?}", args.id)).into())
@@ -373,12 +391,12 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                         .map(|l| Ok(serde_json::json!({"a": l.a, "b": l.b, "evidence": serde_json::from_str::<serde_json::Value>(&l.evidence)?})))
                         .collect::<anyhow::Result<_>>()?;
                     value["links"] = serde_json::Value::Array(links);
-                    println!("{}", serde_json::to_string_pretty(&value)?);
+                    outln!("{}", serde_json::to_string_pretty(&value)?)?;
                 }
-                ShowFormat::Text => print!(
+                ShowFormat::Text => out!(
                     "{}",
                     campaigns::render(&campaigns::parse_summary(&summary)?, &links)
-                ),
+                )?,
             }
         }
         Command::Rules(args) => {

@@ -11,7 +11,7 @@ mod common;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
-use common::{repo, unpacked, Db};
+use common::{repo, unpacked, wavetrace, Db};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
@@ -186,6 +186,28 @@ fn shipped_rules_check_and_their_examples_pass() {
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "{stdout}");
     assert!(stdout.contains(" 0 failed"), "{stdout}");
+}
+
+/// `wavetrace rules list | head`: the reader leaves before the listing is
+/// written; the command ends quietly instead of panicking on the closed
+/// pipe (it used `println!`).
+#[test]
+fn rules_commands_end_quietly_when_the_reader_leaves() {
+    for args in [["rules", "list"], ["rules", "check"], ["rules", "test"]] {
+        let mut child = wavetrace()
+            .args(args)
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("run wavetrace");
+        // Closed before the rule set has loaded, so every write fails.
+        drop(child.stdout.take());
+        let out = child.wait_with_output().expect("wait");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success(), "{args:?}: {:?} {stderr}", out.status);
+        assert!(!stderr.contains("panicked"), "{args:?}: {stderr}");
+    }
 }
 
 #[test]
