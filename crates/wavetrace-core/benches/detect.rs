@@ -8,8 +8,9 @@
 //!   everything else;
 //! * parsing and tracing (`parse::analyse`: MIME, text, URLs, hidden text,
 //!   the Received chain);
-//! * the content classifiers, link signals, sender signals and
-//!   personalisation alone;
+//! * the content classifiers, link signals, sender signals,
+//!   personalisation and obfuscation (mixed scripts, style sheets, hash
+//!   busters) alone;
 //! * `Detector::signals` (all of them, plus impersonation and lookalikes);
 //! * the whole record as a `serde_json::Value` (the judge converts only
 //!   the fields its rules read);
@@ -31,7 +32,7 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use wavetrace_core::detect::content::Classifiers;
-use wavetrace_core::detect::{links, personal, sender, Detector};
+use wavetrace_core::detect::{links, personal, sender, text, Detector};
 use wavetrace_core::parse::{analyse, AnalysisConfig, Sighting};
 use wavetrace_core::record::MessageRecord;
 
@@ -149,9 +150,9 @@ fn main() {
         detector.provenance().digest
     );
     println!(
-        "| corpus | messages | mail-parser alone | parse and trace | content | links | sender | personal | signals | whole record as JSON | judge | analysis (µs/msg) |"
+        "| corpus | messages | mail-parser alone | parse and trace | content | links | sender | personal | obfuscation | signals | whole record as JSON | judge | analysis (µs/msg) |"
     );
-    println!("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+    println!("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
     for (name, dirs) in corpora {
         let raws = raw_messages(&dirs);
         let floor = mail_parser_alone(&raws);
@@ -169,6 +170,9 @@ fn main() {
         let personal = best_us(&recs, |r| {
             std::hint::black_box(personal::personalisation(r));
         });
+        let obfuscation = best_us(&recs, |r| {
+            std::hint::black_box(text::obfuscation(r.subject.as_deref(), &r.body.text));
+        });
         let json = best_us(&recs, |r| {
             std::hint::black_box(serde_json::to_value(r).ok());
         });
@@ -184,7 +188,7 @@ fn main() {
             std::hint::black_box(r.clone());
         });
         println!(
-            "| {name} | {} | {floor:.1} | {parse:.1} | {content:.1} | {link:.1} | {from:.1} | {personal:.1} | {signals:.1} | {json:.1} | {:.1} | {:.1} |",
+            "| {name} | {} | {floor:.1} | {parse:.1} | {content:.1} | {link:.1} | {from:.1} | {personal:.1} | {obfuscation:.1} | {signals:.1} | {json:.1} | {:.1} | {:.1} |",
             recs.len(),
             judge - clone,
             parse + judge - clone

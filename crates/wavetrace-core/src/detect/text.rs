@@ -120,10 +120,10 @@ fn hash_busters(text: &str) -> Vec<String> {
     let mut candidates: Vec<(&str, u32)> = Vec::new();
     let mut found = Vec::new();
     let mut gibberish: Vec<&str> = Vec::new();
-    for token in text.split_ascii_whitespace() {
-        if token.contains("://") || token.contains('@') {
-            continue;
-        }
+    // Every kind is 8 bytes or more, and is letters, digits and dots only
+    // (machine-made, unpronounceable) or free of URL and address characters
+    // (glued): URLs and addresses never qualify.
+    for token in text.split_ascii_whitespace().filter(|t| t.len() >= 8) {
         if let Some(glued) = glued_random_prefix(token).filter(|_| found.len() < MAX_EXAMPLES) {
             found.push(glued.to_string());
         }
@@ -193,9 +193,6 @@ fn machine_made(word: &str) -> bool {
 /// that switch between letter and digit three times or more, then a
 /// capitalised word. Code names (`sha256Hash`, `utf8Decode`) switch once.
 fn glued_random_prefix(token: &str) -> Option<&str> {
-    if token.contains(['/', '=', '&', '%', '~']) {
-        return None;
-    }
     let bytes = token.as_bytes();
     let run = bytes
         .iter()
@@ -214,7 +211,8 @@ fn glued_random_prefix(token: &str) -> Option<&str> {
         .windows(2)
         .filter(|w| w[0].is_ascii_digit() != w[1].is_ascii_digit())
         .count();
-    (digits >= 2 && run - digits >= 2 && switches >= 3).then(|| &token[..run])
+    let random = digits >= 2 && run - digits >= 2 && switches >= 3;
+    (random && !token.contains(['/', '=', '&', '%', '~', '@'])).then(|| &token[..run])
 }
 
 /// Whether a CSS rule (`selector { property: value;`) occurs in the first
@@ -312,6 +310,7 @@ mod tests {
             &"call sha256Hash and utf8Decode on 0x100000001UL ".repeat(5),
             &"commit 3f2a9c1e4b5d6e7f8a9b0c1d2e3f4a5b6c7d8e9f ".repeat(5),
             &"see https://example.org/x?id=Ab12Cd34Ef56 ".repeat(5),
+            &"write to f0zpnu50Abc@example.org or https://f0zpnu50Abc.example/f0zpnu50Abc".to_string(),
             &"ticket AB12cd34EF56 AB12cd34EF56 AB12cd34EF56 for mail@Ab12Cd34.example".to_string(),
             &"Set_Int128 PAGE0.mem_10msec himanshu-Vostro-3559 ".repeat(5),
             // Long words of the six languages, and hexadecimal.
