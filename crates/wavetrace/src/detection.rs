@@ -167,7 +167,10 @@ pub fn list(config: Option<&Path>, args: &DetectArgs) -> anyhow::Result<ExitCode
     let d = detector(config, args)?;
     outln!(
         "{:<34} {:<9} {:>5}  {:<40} source",
-        "id", "severity", "score", "labels"
+        "id",
+        "severity",
+        "score",
+        "labels"
     )?;
     for r in d.rules().rules() {
         outln!(

@@ -71,11 +71,15 @@ pub fn run(
         )?;
         outln!(
             "B-cubed   precision {:.4}  recall {:.4}  F1 {:.4}",
-            report.bcubed_precision, report.bcubed_recall, report.bcubed_f1
+            report.bcubed_precision,
+            report.bcubed_recall,
+            report.bcubed_f1
         )?;
         outln!(
             "pairwise  precision {:.4}  recall {:.4}  F1 {:.4}",
-            report.pairwise_precision, report.pairwise_recall, report.pairwise_f1
+            report.pairwise_precision,
+            report.pairwise_recall,
+            report.pairwise_f1
         )?;
         outln!(
             "background messages inside labelled campaigns: {}",
@@ -83,12 +87,18 @@ pub fn run(
         )?;
         outln!(
             "{:<28} {:>8} {:>12} {:>6}",
-            "label", "purity", "completeness", "size"
+            "label",
+            "purity",
+            "completeness",
+            "size"
         )?;
         for l in &report.per_label {
             outln!(
                 "{:<28} {:>8.3} {:>12.3} {:>6}",
-                l.label, l.purity, l.completeness, l.size
+                l.label,
+                l.purity,
+                l.completeness,
+                l.size
             )?;
         }
         if let Some(w) = &wave_score {

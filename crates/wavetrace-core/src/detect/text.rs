@@ -146,7 +146,10 @@ fn hash_busters(text: &str) -> Vec<String> {
         }
     }
     if gibberish.len() >= 2 {
-        for word in gibberish.into_iter().take(MAX_EXAMPLES - found.len().min(MAX_EXAMPLES)) {
+        for word in gibberish
+            .into_iter()
+            .take(MAX_EXAMPLES.saturating_sub(found.len()))
+        {
             found.push(word.to_string());
         }
     }
@@ -165,7 +168,9 @@ fn unpronounceable(word: &str) -> bool {
     }
     let rare_pairs = bytes
         .windows(2)
-        .filter(|w| (RARE.contains(&w[0]) && RARE.contains(&w[1])) || (w[0] == b'q' && w[1] != b'u'))
+        .filter(|w| {
+            (RARE.contains(&w[0]) && RARE.contains(&w[1])) || (w[0] == b'q' && w[1] != b'u')
+        })
         .count();
     rare_pairs >= 3
 }
@@ -278,7 +283,7 @@ mod tests {
     }
 
     #[test]
-    fn hash_busters_repeated_or_glued() {
+    fn hash_busters_of_each_kind() {
         let repeated = "Gewinnen Sie! vBkfCfv.90636.504.hPavBkfCfv ".repeat(4);
         assert_eq!(
             obfuscation(None, &repeated).hash_busters,
@@ -324,6 +329,17 @@ mod tests {
         #[test]
         fn never_panics(s in ".*") {
             let _ = obfuscation(Some(&s), &s);
+        }
+
+        /// Words of up to 15 letters, plain numbers and punctuation, however
+        /// often repeated, are never hash busters.
+        #[test]
+        fn prose_and_numbers_are_not_hash_busters(
+            words in proptest::collection::vec("[A-Za-z]{1,15}[.,!?]?|[0-9]{1,9}|[0-9]{1,3}[.,][0-9]{1,3}", 0..200),
+            repeats in 1usize..6,
+        ) {
+            let text = format!("{} ", words.join(" ")).repeat(repeats);
+            proptest::prop_assert!(obfuscation(None, &text).hash_busters.is_empty());
         }
     }
 }

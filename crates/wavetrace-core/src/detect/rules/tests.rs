@@ -495,7 +495,10 @@ fn any_is_rejected_with_clear_errors() {
     for (src, want) in cases {
         assert_eq!(parse_err(src), want, "{src:?}");
     }
-    let many = format!("any({}) == 1", vec!["a"; expr::MAX_ANY_PATHS + 1].join(", "));
+    let many = format!(
+        "any({}) == 1",
+        vec!["a"; expr::MAX_ANY_PATHS + 1].join(", ")
+    );
     let limit = format!("any() takes at most {} paths", expr::MAX_ANY_PATHS);
     assert!(parse_err(&many).ends_with(&limit), "{}", parse_err(&many));
 }
