@@ -632,16 +632,8 @@ impl<'a> Parser<'a> {
                 ));
             }
             paths.push(self.path()?);
-            let sep = self.advance();
-            match sep.tok {
-                Tok::Comma => {}
-                Tok::RParen => break,
-                other => {
-                    return Err(SyntaxError::new(
-                        sep.start,
-                        format!("expected `,` or `)` in any(), found {other}"),
-                    ))
-                }
+            if self.after_item(Tok::RParen, "any()")? {
+                break;
             }
         }
         if paths.len() < 2 {
@@ -650,23 +642,38 @@ impl<'a> Parser<'a> {
                 "any() needs two paths or more; for one, write the path alone",
             ));
         }
-        let mut paths = paths.into_iter();
-        let first = paths.next().map(Operand::Path);
-        let Some(Expr::Compare(compare)) = first.map(|p| self.comparison(p)).transpose()? else {
+        // The operator and value are read once, against the first path.
+        let Expr::Compare(first) = self.comparison(Operand::Path(paths[0].clone()))? else {
             return Err(SyntaxError::new(
                 self.peek().start,
                 "any(...) needs an operator and a value after it, e.g. `any(subject, body.text) matches \"x\"`",
             ));
         };
-        let mut items = vec![Expr::Compare(compare.clone())];
-        for path in paths {
-            items.push(labelled(Expr::Compare(Box::new(Compare {
-                lhs: Operand::Path(path),
-                test: compare.test.clone(),
-                label: Box::default(),
-            }))));
-        }
+        let items = paths
+            .into_iter()
+            .map(|path| {
+                labelled(Expr::Compare(Box::new(Compare {
+                    lhs: Operand::Path(path),
+                    test: first.test.clone(),
+                    label: Box::default(),
+                })))
+            })
+            .collect();
         Ok(Expr::Or(items))
+    }
+
+    /// After an item of a comma-separated sequence: `,` (another item
+    /// follows) or `close` (the sequence ends: true).
+    fn after_item(&mut self, close: Tok<'a>, within: &str) -> Result<bool, SyntaxError> {
+        let sep = self.advance();
+        match sep.tok {
+            Tok::Comma => Ok(false),
+            ref tok if *tok == close => Ok(true),
+            other => Err(SyntaxError::new(
+                sep.start,
+                format!("expected `,` or {close} in {within}, found {other}"),
+            )),
+        }
     }
 
     /// `ident(.ident | [N])*`, written without spaces.
@@ -889,16 +896,8 @@ impl<'a> Parser<'a> {
                 ));
             }
             items.push(item);
-            let sep = self.advance();
-            match sep.tok {
-                Tok::Comma => {}
-                Tok::RBracket => break,
-                other => {
-                    return Err(SyntaxError::new(
-                        sep.start,
-                        format!("expected `,` or `]` in the list, found {other}"),
-                    ))
-                }
+            if self.after_item(Tok::RBracket, "the list")? {
+                break;
             }
         }
         Ok(List::new(items))
