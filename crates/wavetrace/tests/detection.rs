@@ -413,18 +413,16 @@ fn evaluation_on_real_mail() {
     let list = &tallies["linux_sparse list mail"];
     assert!(list.share(&["malicious"]) < 0.005, "{list:?}");
     assert!(list.share(&["suspicious", "malicious"]) < 0.02, "{list:?}");
-    // The goal is over 95%: met on the tuning split (98.3%) and on
-    // the whole corpus (97.3%), not on the held-out split (94.9%, see
-    // docs/detection.md). Guard what is reached, with room for one miss.
+    // The goal is over 95%, on both splits: the tuning split
+    // (98.4%) and the held-out one (95.2%, see docs/detection.md). Guard
+    // what is reached, with room for one miss.
     for (split, reached) in [
-        ("phishing_pot tuning 70%", 0.9830),
-        ("phishing_pot held-out 30%", 0.9483),
+        ("phishing_pot tuning 70%", 0.9833_f64),
+        ("phishing_pot held-out 30%", 0.9517),
     ] {
         let t = &tallies[split];
-        assert!(
-            t.share(&["suspicious", "malicious"]) > reached,
-            "{split}: {t:?}"
-        );
+        let flagged = t.share(&["suspicious", "malicious"]);
+        assert!(flagged > reached.max(0.95), "{split}: {t:?}");
     }
     assert!(tallies["nazario"].share(&["suspicious", "malicious"]) > 0.938);
 
