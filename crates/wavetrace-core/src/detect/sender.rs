@@ -59,7 +59,7 @@ pub struct SenderSignals {
     pub display_name_symbols: bool,
     /// The From header has no usable address: none at all, a domain
     /// under no known public suffix (`support@cocacola`,
-    /// `x@𝗩𝗲𝗿𝗸𝗮𝗱𝗲.𝗻𝗹`), or an address RFC 5322 cannot parse (see
+    /// `x@𝗩𝗲𝗿𝗸𝗮𝗱𝗲.𝗻𝗹`), or an address nobody can deliver to (see
     /// `malformed_address`). No mail system sends that; 617 of the
     /// phishing_pot tuning split, 1 of the 7,695 ham messages.
     #[serde(default)]
