@@ -344,6 +344,35 @@ Content-Transfer-Encoding: quoted-printable\r\n\r\nGr=C3=BC=C3=9Fe aus Berlin, b
     assert_eq!(analyse_ok(named.as_bytes()).body.text_from, TextFrom::None);
 }
 
+/// A bare addr-spec whose local part is quoted (`"J S"@example.com`, RFC
+/// 5322 3.4.1) is the address; mail-parser 0.11.9 read the quoted string as
+/// a display name and kept `@example.com` (vendored patch 6). Inside angle
+/// brackets, and as a display name before them, nothing changes.
+#[test]
+fn a_bare_quoted_local_part_is_the_address() {
+    let raw = "From: \"John Smith\"@example.com\r\n\
+To: \"a b\"@example.org, Jane Doe <\"c d\"@example.net>, \"Bob Jones\" <bob@example.com>, \"e\\\"f\"@example.org\r\n\
+Subject: x\r\n\r\nhello\r\n";
+    let r = analyse_ok(raw.as_bytes());
+    let from = r.from.expect("a From");
+    assert_eq!(from.address.as_deref(), Some("\"John Smith\"@example.com"));
+    assert_eq!(from.name, None);
+    assert_eq!(from.domain.as_deref(), Some("example.com"));
+    let to: Vec<(Option<&str>, Option<&str>)> =
+        r.to.iter()
+            .map(|m| (m.name.as_deref(), m.address.as_deref()))
+            .collect();
+    assert_eq!(
+        to,
+        [
+            (None, Some("\"a b\"@example.org")),
+            (Some("Jane Doe"), Some("\"c d\"@example.net")),
+            (Some("Bob Jones"), Some("bob@example.com")),
+            (None, Some("\"e\"f\"@example.org")),
+        ]
+    );
+}
+
 /// A multipart whose first delimiter closes it has no parts. mail-parser
 /// read its absent first part up to the end of the message, so the real
 /// text part after it was lost in a blob of raw MIME; the text part, filed

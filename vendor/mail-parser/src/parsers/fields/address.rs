@@ -31,6 +31,12 @@ pub struct AddressParser<'x> {
     state: AddressState,
     state_stack: Vec<AddressState>,
 
+    // wavetrace patch: where the last quoted string's tokens begin in
+    // `name_tokens`, and the offset just after its closing quote, so that a
+    // bare quoted local part (`"J S"@example.com`) becomes the address.
+    quote_tokens_start: usize,
+    quote_end: usize,
+
     addresses: Vec<Addr<'x>>,
     group_name: Option<Cow<'x, str>>,
     group_comment: Option<Cow<'x, str>>,
@@ -227,6 +233,9 @@ impl<'x> MessageStream<'x> {
             state: AddressState::Name,
             state_stack: Vec::with_capacity(5),
 
+            quote_tokens_start: 0,
+            quote_end: 0,
+
             addresses: Vec::new(),
             group_name: None,
             group_comment: None,
@@ -285,16 +294,33 @@ impl<'x> MessageStream<'x> {
                         parser.state_stack.push(AddressState::Name);
                         parser.state = AddressState::Quote;
                         parser.add_token(self);
+                        parser.quote_tokens_start = parser.name_tokens.len();
                         continue;
                     }
                     AddressState::Quote => {
                         parser.add_token(self);
                         parser.state = parser.state_stack.pop().unwrap();
+                        parser.quote_end = self.offset();
                         continue;
                     }
                     _ => (),
                 },
                 b'@' if parser.state == AddressState::Name => {
+                    // wavetrace patch: `"J S"@example.com` without angle
+                    // brackets is an addr-spec whose local part is quoted
+                    // (RFC 5322 3.4.1), not a display name and `@example.com`.
+                    if parser.quote_end > 0
+                        && parser.quote_end + 1 == self.offset()
+                        && parser.token_start == 0
+                        && parser.mail_tokens.is_empty()
+                        && parser.quote_tokens_start <= parser.name_tokens.len()
+                    {
+                        let local = parser.name_tokens.split_off(parser.quote_tokens_start);
+                        if parser.name_tokens.last().is_some_and(|t| t == " ") {
+                            parser.name_tokens.pop();
+                        }
+                        parser.mail_tokens.push(format!("\"{}\"", local.concat()).into());
+                    }
                     parser.is_token_email = true;
                 }
                 b'=' if parser.is_token_start && !parser.is_escaped && self.peek_char(b'?') => {
