@@ -417,10 +417,8 @@ impl Detector {
         let Some(from) = record.from.as_ref() else {
             return Vec::new();
         };
-        let Some(found) = from
-            .name
-            .as_deref()
-            .and_then(|n| self.entities.match_display_name(n))
+        let Some(found) =
+            sender::shown_name(from).and_then(|n| self.entities.match_display_name(n))
         else {
             return Vec::new();
         };

@@ -9,7 +9,7 @@ use std::sync::OnceLock;
 use serde::{Deserialize, Serialize};
 
 use crate::domain::{is_under, registrable_domain, same_organisation};
-use crate::record::MessageRecord;
+use crate::record::{Mailbox, MessageRecord};
 
 use super::lookalike::fold_name;
 
@@ -310,7 +310,7 @@ pub fn sender_signals(record: &MessageRecord) -> SenderSignals {
             reply_to_freemail |= !from_freemail && is_freemail(domain);
         }
     }
-    let name = from.and_then(|f| f.name.as_deref()).unwrap_or("");
+    let name = from.and_then(shown_name).unwrap_or("");
     SenderSignals {
         from_freemail,
         reply_to_other_domain,
@@ -332,27 +332,38 @@ pub fn sender_signals(record: &MessageRecord) -> SenderSignals {
     }
 }
 
+/// The name a mail program shows for a mailbox: its display name, or, when
+/// it has none, the text of a quoted local part. `"PayPal"@evil.example`
+/// is an address with no display name, and phishers write it so that the
+/// reader sees `PayPal` (Nazario's 2004-2005 kits do).
+pub fn shown_name(mailbox: &Mailbox) -> Option<&str> {
+    mailbox.name.as_deref().or_else(|| {
+        let (local, _) = mailbox.address.as_deref()?.rsplit_once('@')?;
+        let quoted = local.strip_prefix('"')?.strip_suffix('"')?.trim();
+        (!quoted.is_empty()).then_some(quoted)
+    })
+}
+
 /// An address mail programs do not write and nobody can deliver to, which
-/// bulk tools forge: an unquoted local part holding `@`, `<`, `>` or spaces
-/// (`support.x@y@shop.example`, `vfuloCN@<noreply@digid.nl`), a domain with
+/// bulk tools forge: an empty local part (`<@mx.example>`), an unquoted one
+/// holding `@`, `<`, `>` or spaces (`support.x@y@shop.example`,
+/// `vfuloCN@<noreply@digid.nl`), a domain with
 /// an empty label (`a@b..example`) or a label of characters no host name
 /// has, or a registered name with an underscore or an edge hyphen
 /// (`x@pontos__bradesco.com`: registries refuse them, while subdomains may
-/// hold `_`). Quoted local parts (`"Books@Books"@example.com`, as
-/// mail-parser keeps them inside `<>`) pass. Left to other tests: an empty
-/// local part (mail-parser returns a bare quoted one, `"J S"@example.com`,
-/// as `@example.com`), a trailing dot (rule `from-address-trailing-dot`),
-/// domain literals. 16 phishing_pot tuning messages beyond what the
-/// public-suffix test finds, no ham or list message.
+/// hold `_`). Quoted local parts (`"Books@Books"@example.com`, kept whole
+/// by the vendored parser's patch 6) pass. Left to other tests: a trailing
+/// dot (rule `from-address-trailing-dot`), domain literals.
 fn malformed_address(address: &str) -> bool {
     let Some((local, domain)) = address.rsplit_once('@') else {
         return false;
     };
     let quoted = local.len() >= 2 && local.starts_with('"') && local.ends_with('"');
-    let bad_local = !quoted
-        && local
-            .chars()
-            .any(|c| matches!(c, '@' | '<' | '>') || c.is_whitespace());
+    let bad_local = local.is_empty()
+        || (!quoted
+            && local
+                .chars()
+                .any(|c| matches!(c, '@' | '<' | '>') || c.is_whitespace()));
     if bad_local {
         return true;
     }
@@ -462,6 +473,7 @@ mod tests {
     fn malformed_addresses() {
         for bad in [
             "a@b..example",
+            "@mx2.example.jp",
             "support.jane@corp.example@shop.example",
             "vfuloCN@<noreply@digid.nl",
             "x@pontos__bradesco.com",
@@ -484,7 +496,6 @@ mod tests {
             "x@MAIL.Example.COM",
             "x@123.example",
             "service@stayfriends.de.",
-            "@mx2.example.jp",
             "postmaster@[192.0.2.1]",
             "no-at-sign",
         ] {
@@ -493,7 +504,7 @@ mod tests {
     }
 
     /// What the parser hands over decides the verdict: quoted local parts
-    /// inside `<>` keep their quotes, bare ones come back empty and pass.
+    /// keep their quotes, inside `<>` or bare (vendored patch 6).
     #[test]
     fn malformed_addresses_through_the_parser() {
         let invalid = |from: &str| {
@@ -507,6 +518,26 @@ mod tests {
         };
         assert!(invalid("<support.jane@corp.example@shop.example>"));
         assert!(invalid("\"Shop\" <x@pontos__bradesco.com>"));
+        assert!(invalid("Shop <@shop.example>"));
+        let shown = |from: &str| {
+            let record = crate::parse::analyse(
+                format!("From: {from}\nSubject: x\n\nx\n").as_bytes(),
+                &crate::parse::Sighting::default(),
+                &crate::parse::AnalysisConfig::default(),
+            )
+            .unwrap();
+            record
+                .from
+                .as_ref()
+                .and_then(shown_name)
+                .map(str::to_string)
+        };
+        assert_eq!(
+            shown("\" PayPal \"@evil.example").as_deref(),
+            Some("PayPal")
+        );
+        assert_eq!(shown("Jane <\"j d\"@example.org>").as_deref(), Some("Jane"));
+        assert_eq!(shown("<jane@example.org>"), None);
         assert!(!invalid("<\"Books@Books\"@example.com>"));
         assert!(!invalid("\"Books@Books\"@example.com"));
         assert!(!invalid("Jane <jane@\n example.com>"));
