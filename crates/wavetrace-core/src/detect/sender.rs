@@ -444,6 +444,16 @@ mod tests {
     use super::*;
     use proptest::prelude::*;
 
+    /// A message with only this From header, subject and one word of text.
+    fn record_from(from: &str) -> MessageRecord {
+        crate::parse::analyse(
+            format!("From: {from}\nSubject: x\n\nx\n").as_bytes(),
+            &crate::parse::Sighting::default(),
+            &crate::parse::AnalysisConfig::default(),
+        )
+        .unwrap()
+    }
+
     #[test]
     fn freemail_matches_exact_and_pattern_entries() {
         assert!(is_freemail("gmail.com"));
@@ -456,17 +466,10 @@ mod tests {
 
     #[test]
     fn invalid_from_addresses() {
-        let record = |from: &str| {
-            crate::parse::analyse(
-                format!("From: {from}\nSubject: x\n\nx\n").as_bytes(),
-                &crate::parse::Sighting::default(),
-                &crate::parse::AnalysisConfig::default(),
-            )
-            .unwrap()
-        };
-        assert!(sender_signals(&record("Coca <support@cocacola>")).from_address_invalid);
-        assert!(sender_signals(&record("Nobody")).from_address_invalid);
-        assert!(!sender_signals(&record("Jane <jane@example.org>")).from_address_invalid);
+        let invalid = |from: &str| sender_signals(&record_from(from)).from_address_invalid;
+        assert!(invalid("Coca <support@cocacola>"));
+        assert!(invalid("Nobody"));
+        assert!(!invalid("Jane <jane@example.org>"));
     }
 
     #[test]
@@ -507,26 +510,12 @@ mod tests {
     /// keep their quotes, inside `<>` or bare (vendored patch 6).
     #[test]
     fn malformed_addresses_through_the_parser() {
-        let invalid = |from: &str| {
-            let record = crate::parse::analyse(
-                format!("From: {from}\nSubject: x\n\nx\n").as_bytes(),
-                &crate::parse::Sighting::default(),
-                &crate::parse::AnalysisConfig::default(),
-            )
-            .unwrap();
-            sender_signals(&record).from_address_invalid
-        };
+        let invalid = |from: &str| sender_signals(&record_from(from)).from_address_invalid;
         assert!(invalid("<support.jane@corp.example@shop.example>"));
         assert!(invalid("\"Shop\" <x@pontos__bradesco.com>"));
         assert!(invalid("Shop <@shop.example>"));
         let shown = |from: &str| {
-            let record = crate::parse::analyse(
-                format!("From: {from}\nSubject: x\n\nx\n").as_bytes(),
-                &crate::parse::Sighting::default(),
-                &crate::parse::AnalysisConfig::default(),
-            )
-            .unwrap();
-            record
+            record_from(from)
                 .from
                 .as_ref()
                 .and_then(shown_name)
