@@ -311,6 +311,7 @@ pub fn sender_signals(record: &MessageRecord) -> SenderSignals {
         }
     }
     let name = from.and_then(shown_name).unwrap_or("");
+    let from_address = from.and_then(|f| f.address.as_deref());
     SenderSignals {
         from_freemail,
         reply_to_other_domain,
@@ -320,15 +321,12 @@ pub fn sender_signals(record: &MessageRecord) -> SenderSignals {
         display_name_names_domain: from_domain.is_some_and(|d| names_domain(name, d)),
         from_free_hosting: from_domain.is_some_and(is_free_hosting),
         obfuscated_text: obfuscated_fields(name, record.subject.as_deref().unwrap_or("")),
-        random_local_part: from
-            .and_then(|f| f.address.as_deref())
+        random_local_part: from_address
             .and_then(|a| a.rsplit_once('@'))
             .is_some_and(|(local, _)| random_case(local)),
         display_name_symbols: symbol_heavy(name),
         from_address_invalid: from_domain.is_none_or(|d| !deliverable_name(d))
-            || from
-                .and_then(|f| f.address.as_deref())
-                .is_some_and(malformed_address),
+            || from_address.is_some_and(malformed_address),
     }
 }
 
@@ -380,7 +378,8 @@ fn malformed_address(address: &str) -> bool {
     if !domain.split('.').all(host_label) {
         return true;
     }
-    let registered = registrable_domain(&domain.to_lowercase());
+    // `registrable_domain` lower-cases the name itself.
+    let registered = registrable_domain(domain);
     let name = registered
         .as_deref()
         .and_then(|r| r.split('.').next())
@@ -454,6 +453,11 @@ mod tests {
         .unwrap()
     }
 
+    /// Whether a message with this From header has an unusable sender.
+    fn invalid(from: &str) -> bool {
+        sender_signals(&record_from(from)).from_address_invalid
+    }
+
     #[test]
     fn freemail_matches_exact_and_pattern_entries() {
         assert!(is_freemail("gmail.com"));
@@ -466,7 +470,6 @@ mod tests {
 
     #[test]
     fn invalid_from_addresses() {
-        let invalid = |from: &str| sender_signals(&record_from(from)).from_address_invalid;
         assert!(invalid("Coca <support@cocacola>"));
         assert!(invalid("Nobody"));
         assert!(!invalid("Jane <jane@example.org>"));
@@ -510,7 +513,6 @@ mod tests {
     /// keep their quotes, inside `<>` or bare (vendored patch 6).
     #[test]
     fn malformed_addresses_through_the_parser() {
-        let invalid = |from: &str| sender_signals(&record_from(from)).from_address_invalid;
         assert!(invalid("<support.jane@corp.example@shop.example>"));
         assert!(invalid("\"Shop\" <x@pontos__bradesco.com>"));
         assert!(invalid("Shop <@shop.example>"));
